@@ -1,0 +1,1 @@
+int hearth_ckernels_placeholder(void);
