@@ -1,1 +1,128 @@
-int hearth_ckernels_placeholder(void);
+// CKernels: ggml-compatible block layouts and the fast (SIMD) kernels behind Hearth's `Kernels`.
+//
+// Every block struct below is byte-for-byte the layout ggml writes into GGUF files; the size
+// assertions pin them. Kernels come in levels (portable scalar C, AVX2+FMA+F16C) and are reached
+// through a table of function pointers chosen at run time, so the binary still runs on any x86-64.
+#ifndef HEARTH_CKERNELS_H
+#define HEARTH_CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef uint16_t hk_half;  // IEEE binary16 bits
+
+#define HK_QK 32    // elements per block of the legacy formats
+#define HK_QK_K 256 // elements per K-quant super-block
+
+typedef struct { hk_half d; uint8_t qs[HK_QK / 2]; } hk_block_q4_0;
+typedef struct { hk_half d; hk_half m; uint8_t qs[HK_QK / 2]; } hk_block_q4_1;
+typedef struct { hk_half d; uint8_t qh[4]; uint8_t qs[HK_QK / 2]; } hk_block_q5_0;
+typedef struct { hk_half d; hk_half m; uint8_t qh[4]; uint8_t qs[HK_QK / 2]; } hk_block_q5_1;
+typedef struct { hk_half d; int8_t qs[HK_QK]; } hk_block_q8_0;
+/// `s` is d * sum(qs): the activation's block sum, which the Q4_1/Q5_1 dots need for the min term.
+typedef struct { hk_half d; hk_half s; int8_t qs[HK_QK]; } hk_block_q8_1;
+/// 8 sub-blocks of 32; 6-bit scales and mins packed in `scales` (see get_scale_min in the reference).
+typedef struct { hk_half d; hk_half dmin; uint8_t scales[12]; uint8_t qs[HK_QK_K / 2]; } hk_block_q4_K;
+typedef struct { hk_half d; hk_half dmin; uint8_t scales[12]; uint8_t qh[HK_QK_K / 8]; uint8_t qs[HK_QK_K / 2]; } hk_block_q5_K;
+/// 16 sub-blocks of 16 with signed 8-bit scales; values are 6-bit with an offset of 32.
+typedef struct { uint8_t ql[HK_QK_K / 2]; uint8_t qh[HK_QK_K / 4]; int8_t scales[HK_QK_K / 16]; hk_half d; } hk_block_q6_K;
+/// Activation format for the K-quants: f32 scale, and sums of each 16 quants (for the min terms).
+typedef struct { float d; int8_t qs[HK_QK_K]; int16_t bsums[HK_QK_K / 16]; } hk_block_q8_K;
+
+_Static_assert(sizeof(hk_block_q4_0) == 18, "q4_0 block size");
+_Static_assert(sizeof(hk_block_q4_1) == 20, "q4_1 block size");
+_Static_assert(sizeof(hk_block_q5_0) == 22, "q5_0 block size");
+_Static_assert(sizeof(hk_block_q5_1) == 24, "q5_1 block size");
+_Static_assert(sizeof(hk_block_q8_0) == 34, "q8_0 block size");
+_Static_assert(sizeof(hk_block_q8_1) == 36, "q8_1 block size");
+_Static_assert(sizeof(hk_block_q4_K) == 144, "q4_K block size");
+_Static_assert(sizeof(hk_block_q5_K) == 176, "q5_K block size");
+_Static_assert(sizeof(hk_block_q6_K) == 210, "q6_K block size");
+_Static_assert(sizeof(hk_block_q8_K) == 292, "q8_K block size");
+
+// ---- fp16 ----------------------------------------------------------------------------------
+
+/// fp16 -> f32 for every bit pattern. A table lookup, because LLVM's `vcvtph2ps` for single values
+/// makes each block's conversion wait for the previous FMA (see shared/swift-notes.md).
+extern float hk_fp16_table[65536];
+/// Fills `hk_fp16_table`. Idempotent and thread-safe; `hk_kernels_for_level` calls it.
+void hk_init(void);
+static inline float hk_fp16_to_f32(hk_half h) { return hk_fp16_table[h]; }
+/// Round-to-nearest-even f32 -> fp16 (NaN payloads kept, as numpy does).
+hk_half hk_f32_to_fp16(float f);
+
+// ---- CPU features --------------------------------------------------------------------------
+
+enum { HK_LEVEL_SCALAR = 0, HK_LEVEL_AVX2 = 1 };
+/// Highest level this CPU (and OS, via XGETBV) supports.
+int hk_cpu_best_level(void);
+/// Bit set of detected features, for display: see HK_FEAT_*.
+unsigned hk_cpu_features(void);
+enum {
+  HK_FEAT_SSE42 = 1 << 0, HK_FEAT_AVX = 1 << 1, HK_FEAT_AVX2 = 1 << 2, HK_FEAT_FMA = 1 << 3,
+  HK_FEAT_F16C = 1 << 4, HK_FEAT_AVX512F = 1 << 5, HK_FEAT_AVX512BW = 1 << 6,
+  HK_FEAT_AVX512VNNI = 1 << 7, HK_FEAT_AVXVNNI = 1 << 8, HK_FEAT_BMI2 = 1 << 9,
+};
+
+// ---- kernel table --------------------------------------------------------------------------
+
+/// s = dot(x, y) over n elements; x is a weight row in its block format, y the activation row in
+/// the matching format (Q8_0, Q8_1, Q8_K) or f32 for the float weight types.
+typedef void (*hk_vec_dot_fn)(int n, float *s, const void *x, const void *y);
+/// Quantizes n floats (n a multiple of the block size) into activation blocks.
+typedef void (*hk_quantize_fn)(const float *x, void *y, int n);
+/// Multi-row, multi-token product: for r < nrows, t < ntok:
+///   out[t * out_stride + r] = dot(row r of w, activation row t)
+/// Rows are `w_stride` bytes apart, activation rows `a_stride` bytes. `scratch` must hold
+/// `hk_gemm_scratch_bytes(type, n)` bytes (per calling thread).
+typedef void (*hk_gemm_fn)(int n, const void *w, size_t w_stride, int nrows, const void *a, size_t a_stride,
+                           int ntok, float *out, size_t out_stride, void *scratch);
+
+/// ggml type numbers (as in GGUF).
+enum {
+  HK_F32 = 0, HK_F16 = 1, HK_Q4_0 = 2, HK_Q4_1 = 3, HK_Q5_0 = 6, HK_Q5_1 = 7, HK_Q8_0 = 8, HK_Q8_1 = 9,
+  HK_Q4_K = 12, HK_Q5_K = 13, HK_Q6_K = 14, HK_Q8_K = 15, HK_BF16 = 30, HK_TYPE_COUNT = 31
+};
+
+typedef struct {
+  int level;
+  /// Indexed by weight type; NULL where the type has no kernel.
+  hk_vec_dot_fn vec_dot[HK_TYPE_COUNT];
+  hk_gemm_fn gemm[HK_TYPE_COUNT];
+  /// Indexed by activation type (HK_Q8_0, HK_Q8_1, HK_Q8_K).
+  hk_quantize_fn quantize[HK_TYPE_COUNT];
+  float (*dot_f32)(int n, const float *a, const float *b);
+  void (*axpy_f32)(int n, float a, const float *x, float *y);  // y += a * x
+  void (*scale_f32)(int n, float a, float *y);                 // y *= a
+  /// fp16 -> f32 for a row (dequantizing F16 tensors, e.g. embeddings).
+  void (*fp16_to_f32_row)(const hk_half *x, float *y, int n);
+} hk_kernels;
+
+/// The kernel table for `level`, or NULL when that level is not compiled in or the CPU lacks it.
+const hk_kernels *hk_kernels_for_level(int level);
+/// Bytes of per-thread scratch the gemm kernel for `type` needs for rows of n elements.
+size_t hk_gemm_scratch_bytes(int type, int n);
+/// Rows the gemm kernels process together (callers split work in multiples of it).
+enum { HK_GEMM_ROWS = 4 };
+
+// ---- thread pool ---------------------------------------------------------------------------
+
+typedef struct hk_pool hk_pool;
+typedef void (*hk_task_fn)(void *ctx, int task, int thread);
+/// A pool of `threads - 1` worker threads; the caller of hk_pool_run is the last thread.
+hk_pool *hk_pool_create(int threads);
+void hk_pool_destroy(hk_pool *pool);
+int hk_pool_threads(const hk_pool *pool);
+/// Calls fn(ctx, i, thread) once for every i in 0..<ntasks, spread over all threads (thread 0 is
+/// the caller, workers are 1..<threads), and returns when all
+/// calls have returned. Not reentrant: one run at a time per pool.
+void hk_pool_run(hk_pool *pool, int ntasks, hk_task_fn fn, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

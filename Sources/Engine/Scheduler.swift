@@ -1,0 +1,257 @@
+import Kernels
+import Models
+import Tokenizers
+
+/// Continuous batching over one model. Each `step()` runs one forward pass that advances every
+/// running sequence by one token and feeds the next chunk of any prompt still being read, so a
+/// long prompt never stalls the streams already running. New requests join between steps.
+///
+/// A request is admitted only when the KV pool can hold its whole prompt plus `maxTokens`, so a
+/// running sequence can never run out of cache; the rest wait in order. Not thread-safe: one
+/// thread owns a scheduler (the server runs it on a dedicated engine thread).
+public final class Scheduler {
+  public struct Config: Sendable {
+    /// Tokens per forward step (decode tokens plus prompt chunks).
+    public var maxBatchTokens = 256
+    /// Sequences decoding at once.
+    public var maxSequences = 16
+    /// KV cache capacity in tokens, over all sequences.
+    public var kvTokens = 8192
+    public var kvBlockTokens = 32
+    public var mode: KernelMode = .fast
+    public var threads = 2
+    public init() {}
+  }
+
+  public typealias Sink = (GenerationEvent) -> Bool
+
+  final class Sequence {
+    let id: Int
+    let request: GenerationRequest
+    let sink: Sink
+    let kvSeq: Int
+    var tokens: [Int]
+    var fed = 0  // tokens already in the KV cache
+    var generated = 0
+    var sampler: Sampler
+    var detok: StreamingDetokenizer
+    var stops: StopMatcher
+    var cachedTokens = 0
+
+    init(id: Int, request: GenerationRequest, sink: @escaping Sink, kvSeq: Int, vocab: Int, tokenizer: any Tokenizer) {
+      self.id = id
+      self.request = request
+      self.sink = sink
+      self.kvSeq = kvSeq
+      tokens = request.prompt
+      tokens.reserveCapacity(request.prompt.count + request.maxTokens)
+      sampler = Sampler(params: request.sampling, vocabSize: vocab)
+      detok = StreamingDetokenizer(tokenizer: tokenizer)
+      stops = StopMatcher(request.stop)
+    }
+  }
+
+  public let model: any LanguageModel
+  public let tokenizer: any Tokenizer
+  public let config: Config
+  public let cache: KVCache
+  public let state: ForwardState
+  let pool: ThreadPool
+  private var batch: Batch
+  private var waiting: [(id: Int, request: GenerationRequest, sink: Sink)] = []
+  private var running: [Sequence] = []
+  private var nextID = 0
+  /// Sequence owning each logits row of the last step.
+  private var rowOwners: [Sequence] = []
+
+  public init(model: any LanguageModel, tokenizer: any Tokenizer, config: Config = Config()) {
+    self.model = model
+    self.tokenizer = tokenizer
+    self.config = config
+    pool = ThreadPool(threads: config.threads)
+    cache = model.makeCache(maxTokens: config.kvTokens, blockTokens: config.kvBlockTokens)
+    state = model.makeState(maxBatch: config.maxBatchTokens, maxOutputs: config.maxSequences, mode: config.mode, pool: pool)
+    batch = Batch(capacity: config.maxBatchTokens)
+    rowOwners.reserveCapacity(config.maxSequences)
+  }
+
+  public var runningCount: Int { running.count }
+  public var waitingCount: Int { waiting.count }
+  public var hasWork: Bool { !running.isEmpty || !waiting.isEmpty }
+  public var cacheUsage: Double { Double(cache.usedBlocks) / Double(cache.blockCount) }
+
+  /// The most tokens (prompt + output) one request may ask for.
+  public var maxRequestTokens: Int { min(model.config.contextLength, cache.capacityTokens) }
+
+  /// Queues a request. Events go to `sink` on the scheduler's thread; returning false from the
+  /// sink cancels the request (a client that went away). Returns the request's id.
+  @discardableResult
+  public func submit(_ request: GenerationRequest, sink: @escaping Sink) -> Int {
+    let id = nextID
+    nextID += 1
+    if let problem = validate(request) {
+      _ = sink(.failed(problem))
+      return id
+    }
+    waiting.append((id, request, sink))
+    return id
+  }
+
+  /// Cancels a waiting or running request; its KV blocks return to the pool at once.
+  public func cancel(_ id: Int) {
+    if let i = waiting.firstIndex(where: { $0.id == id }) {
+      let w = waiting.remove(at: i)
+      _ = w.sink(.finished(reason: .cancelled, text: "", usage: Usage(promptTokens: w.request.prompt.count, completionTokens: 0)))
+    }
+    if let s = running.first(where: { $0.id == id }) { finish(s, .cancelled) }
+  }
+
+  /// Cancels everything (shutdown).
+  public func cancelAll() {
+    for w in waiting { cancel(w.id) }
+    for s in running { finish(s, .cancelled) }
+  }
+
+  private func validate(_ r: GenerationRequest) -> String? {
+    if r.prompt.isEmpty { return "the prompt is empty" }
+    if r.maxTokens < 1 { return "max_tokens must be at least 1" }
+    let vocab = model.config.vocabSize
+    if let bad = r.prompt.first(where: { $0 < 0 || $0 >= vocab }) { return "token id \(bad) is outside the vocabulary" }
+    if r.prompt.count + r.maxTokens > maxRequestTokens {
+      return "prompt (\(r.prompt.count) tokens) plus max_tokens (\(r.maxTokens)) exceeds the context of \(maxRequestTokens) tokens"
+    }
+    return nil
+  }
+
+  /// Moves waiting requests into the running set while their whole budget fits in the cache.
+  private func admit() {
+    while let w = waiting.first, running.count < config.maxSequences {
+      let need = cache.blocksFor(tokens: w.request.prompt.count + w.request.maxTokens)
+      guard need <= cache.freeBlocks else { break }
+      waiting.removeFirst()
+      let kv = cache.createSequence()
+      // Reserving the whole budget now means a running sequence never meets a full cache.
+      try! cache.reserve(kv, length: w.request.prompt.count + w.request.maxTokens)
+      running.append(Sequence(id: w.id, request: w.request, sink: w.sink, kvSeq: kv, vocab: model.config.vocabSize, tokenizer: tokenizer))
+    }
+  }
+
+  /// Runs one forward step. Returns false when there was nothing to do.
+  @discardableResult
+  public func step() -> Bool {
+    admit()
+    guard !running.isEmpty else { return false }
+    batch.clear()
+    rowOwners.removeAll(keepingCapacity: true)
+    // Decoding sequences first: one token each, so running streams keep their pace.
+    for s in running where s.fed == s.tokens.count - 1 && s.fed >= s.request.prompt.count {
+      batch.add(token: s.tokens[s.fed], position: s.fed, sequence: s.kvSeq, logits: true)
+      rowOwners.append(s)
+    }
+    // Then prompt chunks, up to the step's token budget.
+    for s in running where s.fed < s.request.prompt.count {
+      let room = config.maxBatchTokens - batch.count
+      if room <= 0 { break }
+      let end = min(s.request.prompt.count, s.fed + room)
+      for p in s.fed..<end {
+        let last = p == s.request.prompt.count - 1
+        batch.add(token: s.tokens[p], position: p, sequence: s.kvSeq, logits: last)
+        if last { rowOwners.append(s) }
+      }
+    }
+    do {
+      _ = try model.forward(batch, cache: cache, state: state)
+    } catch {
+      for s in running { fail(s, "\(error)") }
+      return true
+    }
+    // Account for fed tokens before sampling appends new ones.
+    for s in running {
+      let inBatch = batch.sequences.reduce(0) { $0 + ($1 == s.kvSeq ? 1 : 0) }
+      s.fed += inBatch
+    }
+    for (row, s) in rowOwners.enumerated() where running.contains(where: { $0 === s }) {
+      sampleNext(s, logits: state.logitsRow(row))
+    }
+    return true
+  }
+
+  /// Runs steps until every submitted request has finished.
+  public func runUntilIdle() {
+    while step() {}
+  }
+
+  private func sampleNext(_ s: Sequence, logits: UnsafeMutableBufferPointer<Float>) {
+    var lp: TokenLogprob? = nil
+    if let k = s.request.logprobs {
+      // Logprobs describe the model's own distribution, before penalties reshape the logits.
+      let raw = UnsafeBufferPointer(logits)
+      let greedyPick = s.request.sampling.temperature <= 0 && !hasPenalties(s.request.sampling)
+      let id = greedyPick ? Sampler.argmax(logits) : -1
+      if id >= 0 {
+        let r = Sampler.logprobs(raw, token: id, top: k)
+        lp = TokenLogprob(token: id, logprob: r.logprob, top: r.top.map { (id: $0.0, logprob: $0.1) })
+      } else {
+        let copy = Array(raw)
+        let token = s.sampler.sample(logits, history: s.tokens[...])
+        let r = copy.withUnsafeBufferPointer { Sampler.logprobs($0, token: token, top: k) }
+        lp = TokenLogprob(token: token, logprob: r.logprob, top: r.top.map { (id: $0.0, logprob: $0.1) })
+        accept(s, token: token, logprob: lp)
+        return
+      }
+    }
+    let token = s.sampler.sample(logits, history: s.tokens[...])
+    accept(s, token: token, logprob: lp)
+  }
+
+  private func hasPenalties(_ p: SamplingParams) -> Bool {
+    p.repetitionPenalty != 1 || p.presencePenalty != 0 || p.frequencyPenalty != 0
+  }
+
+  private func accept(_ s: Sequence, token: Int, logprob: TokenLogprob?) {
+    s.generated += 1
+    if s.request.stopTokens.contains(token) {
+      _ = s.sink(.token(id: token, text: "", logprob: logprob))
+      finish(s, .stop)
+      return
+    }
+    s.tokens.append(token)
+    let piece = s.detok.add(token)
+    switch s.stops.add(piece) {
+    case .text(let t):
+      if !s.sink(.token(id: token, text: t, logprob: logprob)) { finish(s, .cancelled); return }
+    case .stop(let t):
+      _ = s.sink(.token(id: token, text: t, logprob: logprob))
+      finish(s, .stop, flushText: false)
+      return
+    }
+    if s.generated >= s.request.maxTokens { finish(s, .length) }
+  }
+
+  private func finish(_ s: Sequence, _ reason: FinishReason, flushText: Bool = true) {
+    guard let i = running.firstIndex(where: { $0 === s }) else { return }
+    running.remove(at: i)
+    cache.removeSequence(s.kvSeq)
+    var tail = ""
+    if flushText && reason != .cancelled {
+      tail = s.stops.add(s.detok.flush()).text + s.stops.flush()
+    }
+    let usage = Usage(promptTokens: s.request.prompt.count, completionTokens: s.generated, cachedTokens: s.cachedTokens)
+    _ = s.sink(.finished(reason: reason, text: tail, usage: usage))
+  }
+
+  private func fail(_ s: Sequence, _ message: String) {
+    guard let i = running.firstIndex(where: { $0 === s }) else { return }
+    running.remove(at: i)
+    cache.removeSequence(s.kvSeq)
+    _ = s.sink(.failed(message))
+  }
+}
+
+extension StopMatcher.Result {
+  var text: String {
+    switch self {
+    case .text(let t), .stop(let t): return t
+    }
+  }
+}

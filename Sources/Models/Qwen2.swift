@@ -1,0 +1,87 @@
+import GGUF
+import Kernels
+
+/// Qwen2 / Qwen2.5: the Llama block with biases on Q, K and V, and NeoX-style RoPE (halves
+/// rotated rather than adjacent pairs). The output projection is usually untied.
+public final class Qwen2: LanguageModel, @unchecked Sendable {
+  struct Layer {
+    let attnNorm: UnsafePointer<Float>  // (dim)
+    let wq: WeightMatrix  // (heads * headDim, dim)
+    let bq: UnsafePointer<Float>  // (heads * headDim)
+    let wk: WeightMatrix  // (kvHeads * headDim, dim)
+    let bk: UnsafePointer<Float>  // (kvHeads * headDim)
+    let wv: WeightMatrix  // (kvHeads * headDim, dim)
+    let bv: UnsafePointer<Float>  // (kvHeads * headDim)
+    let wo: WeightMatrix  // (dim, heads * headDim)
+    let ffnNorm: UnsafePointer<Float>  // (dim)
+    let gate: WeightMatrix  // (ffnDim, dim)
+    let up: WeightMatrix  // (ffnDim, dim)
+    let down: WeightMatrix  // (dim, ffnDim)
+  }
+
+  public let config: ModelConfig
+  public let file: GGUFFile
+  let binder: TensorBinder
+  let embedding: WeightMatrix  // (vocab, dim)
+  let layers: [Layer]
+  let outputNorm: UnsafePointer<Float>  // (dim)
+  let output: WeightMatrix  // (vocab, dim)
+  let rope: RoPE
+
+  public init(file: GGUFFile) throws(ModelError) {
+    let c = try ModelConfig(gguf: file, ropeStyle: .neox)
+    let b = TensorBinder(file: file)
+    self.file = file
+    config = c
+    binder = b
+    embedding = try b.matrix("token_embd.weight", cols: c.dim, rows: c.vocabSize)
+    layers = try (0..<c.layers).map { i throws(ModelError) in
+      let p = "blk.\(i)."
+      return Layer(
+        attnNorm: try b.vector(p + "attn_norm.weight", n: c.dim),
+        wq: try b.matrix(p + "attn_q.weight", cols: c.dim, rows: c.qDim),
+        bq: try b.vector(p + "attn_q.bias", n: c.qDim),
+        wk: try b.matrix(p + "attn_k.weight", cols: c.dim, rows: c.kvDim),
+        bk: try b.vector(p + "attn_k.bias", n: c.kvDim),
+        wv: try b.matrix(p + "attn_v.weight", cols: c.dim, rows: c.kvDim),
+        bv: try b.vector(p + "attn_v.bias", n: c.kvDim),
+        wo: try b.matrix(p + "attn_output.weight", cols: c.qDim, rows: c.dim),
+        ffnNorm: try b.vector(p + "ffn_norm.weight", n: c.dim),
+        gate: try b.matrix(p + "ffn_gate.weight", cols: c.dim, rows: c.ffnDim),
+        up: try b.matrix(p + "ffn_up.weight", cols: c.dim, rows: c.ffnDim),
+        down: try b.matrix(p + "ffn_down.weight", cols: c.ffnDim, rows: c.dim))
+    }
+    outputNorm = try b.vector("output_norm.weight", n: c.dim)
+    output = try b.optionalMatrix("output.weight", cols: c.dim, rows: c.vocabSize) ?? embedding
+    rope = RoPE(dim: c.ropeDim, base: c.ropeBase, style: c.ropeStyle)
+  }
+
+  public func forward(_ batch: Batch, cache: KVCache, state s: ForwardState) throws(ModelError) -> Int {
+    try Decoder.prepare(batch, cache: cache, state: s)
+    let c = config, n = batch.count
+    Decoder.embed(embedding, batch, state: s)  // x: [B, dim]
+    for (l, w) in layers.enumerated() {
+      for i in 0..<n { Ops.rmsNorm(s.x + i * c.dim, w.attnNorm, s.xn + i * c.dim, n: c.dim, eps: c.rmsEps) }
+      Decoder.linear(w.wq, s.xn, s.q, tokens: n, state: s)  // q: [B, heads * headDim]
+      Ops.addBias(s.q, w.bq, rows: n, n: c.qDim, stride: c.qDim)
+      Decoder.linear(w.wk, s.xn, s.k, tokens: n, state: s)  // k: [B, kvHeads * headDim]
+      Ops.addBias(s.k, w.bk, rows: n, n: c.kvDim, stride: c.kvDim)
+      Decoder.linear(w.wv, s.xn, s.v, tokens: n, state: s)  // v: [B, kvHeads * headDim]
+      Ops.addBias(s.v, w.bv, rows: n, n: c.kvDim, stride: c.kvDim)
+      Decoder.rope(rope, batch, state: s)
+      Decoder.storeKV(layer: l, batch, cache: cache, state: s)
+      Decoder.attend(layer: l, batch, cache: cache, state: s, window: nil)  // att: [B, heads * headDim]
+      Decoder.linear(w.wo, s.att, s.proj, tokens: n, state: s)  // proj: [B, dim]
+      Ops.add(s.x, s.proj, n: n * c.dim)
+
+      for i in 0..<n { Ops.rmsNorm(s.x + i * c.dim, w.ffnNorm, s.xn + i * c.dim, n: c.dim, eps: c.rmsEps) }
+      Decoder.linear(w.gate, s.xn, s.gate, tokens: n, state: s)  // gate: [B, ffnDim]
+      Decoder.linear(w.up, s.xn, s.up, tokens: n, state: s)  // up: [B, ffnDim]
+      Ops.swiglu(s.gate, s.up, n: n * c.ffnDim)
+      Decoder.linear(w.down, s.gate, s.proj, tokens: n, state: s)  // proj: [B, dim]
+      Ops.add(s.x, s.proj, n: n * c.dim)
+    }
+    Decoder.commit(batch, cache: cache)
+    return Decoder.logits(norm: outputNorm, output: output, batch, state: s)
+  }
+}
