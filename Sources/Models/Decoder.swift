@@ -1,3 +1,4 @@
+import Foundation
 import Kernels
 
 /// The steps every decoder architecture here shares, each a small function the architecture

@@ -96,7 +96,7 @@ public struct ModelConfig: Sendable {
     ropeDim = try int("rope.dimension_count", headDim)
     self.ropeStyle = ropeStyle
     let tokens = f.array("tokenizer.ggml.tokens")?.count
-    vocabSize = try tokens ?? int("vocab_size", f.tensor(named: "token_embd.weight")?.dims.last ?? 0)
+    if let tokens { vocabSize = tokens } else { vocabSize = try int("vocab_size", f.tensor(named: "token_embd.weight")?.dims.last ?? 0) }
     attentionScale = 1 / Float(headDim).squareRoot()
 
     func check(_ ok: Bool, _ key: String, _ value: Int, _ reason: String) throws(ModelError) {

@@ -1,0 +1,16 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct Hearth: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "hearth",
+    abstract: "A private LLM platform: a native GGUF inference engine and an OpenAI-compatible server.",
+    subcommands: [Run.self, Generate.self, Tokenize.self, ChatTemplateCommand.self, Inspect.self, Score.self])
+}
+
+/// Prints one line naming the problem and exits with `code` (2 for a bad model file or path).
+func fail(_ message: String, code: Int32 = 2) -> Never {
+  FileHandle.standardError.write(Data("hearth: error: \(message)\n".utf8))
+  exit(code)
+}
