@@ -21,14 +21,16 @@ let package = Package(
     .target(name: "Tokenizers", dependencies: ["GGUF"], swiftSettings: optimize),
     .target(name: "Models", dependencies: ["GGUF", "Kernels"], swiftSettings: optimize),
     .target(name: "Engine", dependencies: ["Models", "Tokenizers", "Kernels", "GGUF"], swiftSettings: optimize),
+    .target(name: "Planner", dependencies: ["GGUF"], swiftSettings: optimize),
     .executableTarget(
       name: "hearth",
-      dependencies: ["Engine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+      dependencies: ["Engine", "Planner", .product(name: "ArgumentParser", package: "swift-argument-parser")],
       swiftSettings: optimize),
     .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels", "GGUF"]),
-    .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "GGUF"]),
+    .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "GGUF"], exclude: ["Fixtures"]),
     .testTarget(name: "ModelsTests", dependencies: ["Models", "Kernels", "GGUF"]),
     .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+    .testTarget(name: "PlannerTests", dependencies: ["Planner", "GGUF"]),
   ]
 )

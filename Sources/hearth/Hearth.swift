@@ -6,7 +6,7 @@ struct Hearth: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "hearth",
     abstract: "A private LLM platform: a native GGUF inference engine and an OpenAI-compatible server.",
-    subcommands: [Run.self, Generate.self, Tokenize.self, ChatTemplateCommand.self, Inspect.self, Score.self])
+    subcommands: [Run.self, Generate.self, Tokenize.self, ChatTemplateCommand.self, Inspect.self, Score.self, Bench.self, Plan.self])
 }
 
 /// Prints one line naming the problem and exits with `code` (2 for a bad model file or path).

@@ -9,12 +9,14 @@ struct Plan: ParsableCommand {
     abstract: "Plan devices, memory, speed and cost for serving a model.",
     discussion: """
       Examples:
-        hearth plan --preset llama-3.1-70b --weights FP8 --context 16384 --concurrency 32 --gpu h100-80gb \\
-          --price-per-hour 4 --qps 2 --prompt-tokens 12000 --output-tokens 400 --target-p99 30
-        hearth plan --model models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf --context 4096 --cpu
+        hearth plan --preset llama-3.3-70b --weights FP8 --gpu h100-80gb \\
+          --context 16384 --concurrency 16 --prompt-tokens 12000 \\
+          --qps 2 --target-p99 30 --price-per-hour 3.9
+        hearth plan --model model.gguf --context 4096 --cpu
+        hearth plan --preset qwen2.5-7b --weights Q4_K --cpu epyc-9654
         hearth plan --list
         hearth plan --calibrate --models models/*.gguf
-      See docs/planning.md for how each figure is computed.
+      docs/planning.md explains how each figure is computed.
       """)
 
   @Option(help: "A built-in model, e.g. llama-2-70b (see --list).") var preset: String?
@@ -47,16 +49,18 @@ struct Plan: ParsableCommand {
   @Option(help: "With --calibrate: threads for the benchmark (default: all cores).") var threads: Int?
   @Option(help: "Calibration file (default: $HEARTH_HOME/calibration.json or ~/.hearth/calibration.json).") var calibration: String?
 
-  func validate() throws {
+  /// Flag combinations, checked in run() so that a mistake prints one `hearth: error:` line.
+  func checkFlags() throws(PlannerError) {
+    if let t = threads, t < 1 { throw .invalid(field: "--threads", "must be a positive number (got \(t))") }
     if calibrate || list { return }
-    guard (preset == nil) != (model == nil) else { throw ValidationError("give exactly one of --preset NAME or --model PATH") }
-    guard (gpu != nil) != cpu else { throw ValidationError("give exactly one of --gpu NAME or --cpu [NAME]") }
-    if cpuName != nil, !cpu { throw ValidationError("unexpected argument '\(cpuName!)' (a CPU name follows --cpu)") }
-    if let t = threads, t < 1 { throw ValidationError("--threads must be a positive number (got \(t))") }
+    guard (preset == nil) != (model == nil) else { throw .invalid(field: "--preset NAME or --model PATH", "is required (exactly one)") }
+    guard (gpu != nil) != cpu else { throw .invalid(field: "--gpu NAME or --cpu [NAME]", "is required (exactly one)") }
+    if let name = cpuName, !cpu { throw .invalid(field: "'\(name)'", "is not an option (a CPU name only follows --cpu)") }
   }
 
   func run() throws {
     do {
+      try checkFlags()
       if calibrate { return try runCalibration() }
       var cat = Catalog()
       if let catalog { try cat.load(path: catalog) }
@@ -115,7 +119,7 @@ struct Plan: ParsableCommand {
     let path = calibration ?? Calibration.defaultPath()
     guard FileManager.default.fileExists(atPath: path) else {
       let cpus = catalog.entries.filter { $0.kind == .cpu }.map(\.name).joined(separator: ", ")
-      throw .invalid(field: "--cpu", "this machine is not calibrated (no \(path)): run `hearth plan --calibrate`, or name a CPU (\(cpus))")
+      throw .invalid(field: "--cpu", "without a name needs this machine's calibration, and there is none at \(path): run `hearth plan --calibrate`, or name a CPU (\(cpus))")
     }
     return try Calibration.load(path: path).hardware
   }
@@ -126,7 +130,7 @@ struct Plan: ParsableCommand {
     let paths = try calibrationModels()
     let n = threads ?? ProcessInfo.processInfo.activeProcessorCount
     let log: (String) -> Void = { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
-    log("measuring memory bandwidth and vector throughput (\(n) threads)...")
+    log("measuring memory bandwidth and vector throughput (\(n) thread\(n == 1 ? "" : "s"))...")
     let machine = MachineProbe.profile(threads: n)
     log(String(format: "  %.1f GB/s read, %.1f GFLOP/s multiply-add", machine.bandwidthBytesPerSecond / 1e9, machine.vectorFlopsPerSecond / 1e9))
     let runner = ProcessBenchRunner(executable: Self.selfExecutable())
@@ -156,7 +160,7 @@ struct Plan: ParsableCommand {
 
   func calibrationModels() throws(PlannerError) -> [String] {
     if !models.isEmpty {
-      for m in models where !FileManager.default.fileExists(atPath: m) { throw .badModelFile(path: m, "no such file") }
+      for m in models where !FileManager.default.fileExists(atPath: m) { throw .invalid(field: "--models", "\(m): no such file") }
       return models
     }
     let dir = ProcessInfo.processInfo.environment["HEARTH_MODELS"] ?? "models"

@@ -1,0 +1,98 @@
+import Foundation
+import Kernels
+import Models
+
+/// llama-bench's two measurements, so figures compare one to one: prompt processing (pp: one
+/// batch of `pp` tokens from an empty cache) and generation (tg: `tg` tokens decoded one at a
+/// time from an empty cache). Each is repeated and reported as median and spread.
+public struct BenchmarkResult: Sendable, Codable {
+  public var model: String
+  public var threads: Int
+  public var pp: Int
+  public var tg: Int
+  public var ppTPS: Double
+  public var tgTPS: Double
+  public var ppTPSRuns: [Double]
+  public var tgTPSRuns: [Double]
+  public var loadSeconds: Double
+  public var rssBytes: Int
+  public var kernels: String
+
+  enum CodingKeys: String, CodingKey {
+    case model, threads, pp, tg, kernels
+    case ppTPS = "pp_tps", tgTPS = "tg_tps", ppTPSRuns = "pp_tps_runs", tgTPSRuns = "tg_tps_runs"
+    case loadSeconds = "load_s", rssBytes = "rss_bytes"
+  }
+}
+
+public enum Benchmark {
+  public static func run(path: String, threads: Int, pp: Int, tg: Int, reps: Int, mode: KernelMode = .fast) throws -> BenchmarkResult {
+    let start = Date()
+    let model = try Architectures.load(path: path)
+    let pool = ThreadPool(threads: threads)
+    let state = model.makeState(maxBatch: max(pp, 1), maxOutputs: 1, mode: mode, pool: pool)
+    let cache = model.makeCache(maxTokens: max(pp, tg) + 1)
+    let load = Date().timeIntervalSince(start)
+
+    var rng = SeededGenerator(seed: 42)
+    let vocab = model.config.vocabSize
+    let promptTokens = (0..<pp).map { _ in Int(rng.next() % UInt64(vocab)) }
+    var batch = Batch(capacity: max(pp, 1))
+
+    func prompt() throws -> Double {
+      let seq = cache.createSequence()
+      defer { cache.removeSequence(seq) }
+      batch.clear()
+      for (p, t) in promptTokens.enumerated() { batch.add(token: t, position: p, sequence: seq, logits: p == pp - 1) }
+      let t0 = DispatchTime.now().uptimeNanoseconds
+      _ = try model.forward(batch, cache: cache, state: state)
+      return Double(pp) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+
+    func generate() throws -> Double {
+      let seq = cache.createSequence()
+      defer { cache.removeSequence(seq) }
+      var token = Int(rng.next() % UInt64(vocab))
+      let t0 = DispatchTime.now().uptimeNanoseconds
+      for p in 0..<tg {
+        batch.clear()
+        batch.add(token: token, position: p, sequence: seq, logits: true)
+        _ = try model.forward(batch, cache: cache, state: state)
+        token = Sampler.argmax(state.logitsRow(0))
+      }
+      return Double(tg) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+
+    // One untimed warm-up of each, as llama-bench does.
+    if pp > 0 { _ = try prompt() }
+    if tg > 0 { _ = try generate() }
+    var ppRuns: [Double] = [], tgRuns: [Double] = []
+    for _ in 0..<reps {
+      if pp > 0 { ppRuns.append(try prompt()) }
+      if tg > 0 { tgRuns.append(try generate()) }
+    }
+    return BenchmarkResult(
+      model: URL(fileURLWithPath: path).lastPathComponent, threads: threads, pp: pp, tg: tg,
+      ppTPS: median(ppRuns), tgTPS: median(tgRuns), ppTPSRuns: ppRuns, tgTPSRuns: tgRuns,
+      loadSeconds: load, rssBytes: peakRSS(), kernels: state.workspace.level.description)
+  }
+
+  public static func median(_ xs: [Double]) -> Double {
+    guard !xs.isEmpty else { return 0 }
+    let s = xs.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+  }
+
+  public static func stddev(_ xs: [Double]) -> Double {
+    guard xs.count > 1 else { return 0 }
+    let m = xs.reduce(0, +) / Double(xs.count)
+    return (xs.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(xs.count - 1)).squareRoot()
+  }
+
+  /// Peak resident set size of this process, in bytes.
+  public static func peakRSS() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return usage.ru_maxrss * 1024
+  }
+}

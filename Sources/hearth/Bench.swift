@@ -1,0 +1,51 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Kernels
+
+/// `hearth bench`: llama-bench's pp/tg measurements for Hearth's engine.
+struct Bench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Measure prompt processing (pp) and generation (tg) tokens/s, as llama-bench does.")
+
+  @Option(help: "Path to a .gguf model.") var model: String
+  @Option(help: "Threads (default: all cores).") var threads: Int?
+  @Option(help: "Prompt tokens processed in one batch (0: skip).") var pp: Int = 512
+  @Option(help: "Tokens generated one at a time (0: skip).") var tg: Int = 128
+  @Option(help: "Repetitions; the median is reported.") var reps: Int = 5
+  @Flag(help: "Exact mode (reference kernels).") var exact = false
+  @Flag(help: "Print one JSON object.") var json = false
+
+  func validate() throws {
+    if pp < 0 || pp > 8192 { throw ValidationError("--pp must be between 0 and 8192") }
+    if tg < 0 || tg > 8192 { throw ValidationError("--tg must be between 0 and 8192") }
+    if pp == 0 && tg == 0 { throw ValidationError("--pp and --tg cannot both be 0") }
+    if !(1...100).contains(reps) { throw ValidationError("--reps must be between 1 and 100") }
+    if let t = threads, !(1...256).contains(t) { throw ValidationError("--threads must be between 1 and 256") }
+  }
+
+  func run() throws {
+    guard FileManager.default.fileExists(atPath: model) else { fail("no such file: \(model)") }
+    let n = threads ?? ProcessInfo.processInfo.activeProcessorCount
+    let r: BenchmarkResult
+    do {
+      r = try Benchmark.run(path: model, threads: n, pp: pp, tg: tg, reps: reps, mode: exact ? .exact : .fast)
+    } catch { fail("\(model): \(error)") }
+    if json {
+      let enc = JSONEncoder()
+      enc.outputFormatting = [.sortedKeys]
+      print(String(decoding: try enc.encode(r), as: UTF8.self))
+      return
+    }
+    print("model: \(r.model)   threads: \(r.threads)   kernels: \(r.kernels) (\(CPUFeatures.current))")
+    print(String(format: "load: %.3f s   peak RSS: %@", r.loadSeconds, formatBytes(r.rssBytes)))
+    if pp > 0 {
+      print(String(format: "pp%-5d %9.2f ± %.2f t/s   runs: %@", pp, r.ppTPS, Benchmark.stddev(r.ppTPSRuns),
+                   r.ppTPSRuns.map { String(format: "%.1f", $0) }.joined(separator: " ")))
+    }
+    if tg > 0 {
+      print(String(format: "tg%-5d %9.2f ± %.2f t/s   runs: %@", tg, r.tgTPS, Benchmark.stddev(r.tgTPSRuns),
+                   r.tgTPSRuns.map { String(format: "%.1f", $0) }.joined(separator: " ")))
+    }
+  }
+}
