@@ -22,6 +22,7 @@ let package = Package(
     .target(name: "Models", dependencies: ["GGUF", "Kernels"], swiftSettings: optimize),
     .target(name: "Engine", dependencies: ["Models", "Tokenizers", "Kernels", "GGUF"], swiftSettings: optimize),
     .target(name: "Planner", dependencies: ["GGUF"], swiftSettings: optimize),
+    .target(name: "ServingAPI", dependencies: ["Engine"], swiftSettings: optimize),
     .executableTarget(
       name: "hearth",
       dependencies: ["Engine", "Planner", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -32,5 +33,6 @@ let package = Package(
     .testTarget(name: "ModelsTests", dependencies: ["Models", "Kernels", "GGUF"]),
     .testTarget(name: "EngineTests", dependencies: ["Engine"]),
     .testTarget(name: "PlannerTests", dependencies: ["Planner", "GGUF"]),
+    .testTarget(name: "ServingAPITests", dependencies: ["ServingAPI", "Engine"]),
   ]
 )

@@ -10,9 +10,11 @@ public struct GenerationRequest: Sendable {
   public var logprobs: Int?
   /// Scopes prefix-cache reuse (a tenant); requests with different keys never share KV blocks.
   public var cacheScope: String
+  /// Restricts the output (JSON mode, JSON schema); nil for free text.
+  public var constraint: ConstraintFactory?
 
   public init(prompt: [Int], sampling: SamplingParams = SamplingParams(), maxTokens: Int = 256, stop: [String] = [],
-              stopTokens: Set<Int> = [], logprobs: Int? = nil, cacheScope: String = "") {
+              stopTokens: Set<Int> = [], logprobs: Int? = nil, cacheScope: String = "", constraint: ConstraintFactory? = nil) {
     self.prompt = prompt
     self.sampling = sampling
     self.maxTokens = maxTokens
@@ -20,6 +22,7 @@ public struct GenerationRequest: Sendable {
     self.stopTokens = stopTokens
     self.logprobs = logprobs
     self.cacheScope = cacheScope
+    self.constraint = constraint
   }
 }
 

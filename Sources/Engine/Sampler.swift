@@ -80,10 +80,21 @@ public struct Sampler: Sendable {
 
   /// Chooses the next token. `logits` is modified by the penalties; `history` holds the tokens
   /// so far (prompt and generated), newest last.
-  public mutating func sample(_ logits: UnsafeMutableBufferPointer<Float>, history: ArraySlice<Int>) -> Int {
+  public mutating func sample(
+    _ logits: UnsafeMutableBufferPointer<Float>, history: ArraySlice<Int>, constraint: (any TokenConstraint)? = nil, remaining: Int = .max
+  ) -> Int {
     applyPenalties(logits, history: history)
+    if let constraint {
+      // Tokens the constraint forbids can never be drawn; if none is left, say so with -1.
+      var any = false
+      for i in 0..<logits.count {
+        if constraint.allows(i, remaining: remaining) { any = true } else { logits[i] = -.infinity }
+      }
+      if !any { return -1 }
+    }
     if params.temperature <= 0 { return Self.argmax(logits) }
     var n = collectCandidates(logits)
+    while n > 1, vals[n - 1] == -.infinity { n -= 1 }  // forbidden tokens never win the draw
     // Softmax over candidates (sorted, highest first), then top-p and min-p, then temperature.
     let top = vals[0]
     var sum: Double = 0

@@ -37,6 +37,7 @@ public final class Scheduler {
     var detok: StreamingDetokenizer
     var stops: StopMatcher
     var cachedTokens = 0
+    let constraint: (any TokenConstraint)?
 
     init(id: Int, request: GenerationRequest, sink: @escaping Sink, kvSeq: Int, vocab: Int, tokenizer: any Tokenizer) {
       self.id = id
@@ -48,6 +49,7 @@ public final class Scheduler {
       sampler = Sampler(params: request.sampling, vocabSize: vocab)
       detok = StreamingDetokenizer(tokenizer: tokenizer)
       stops = StopMatcher(request.stop)
+      constraint = request.constraint?()
     }
   }
 
@@ -182,30 +184,23 @@ public final class Scheduler {
   }
 
   private func sampleNext(_ s: Sequence, logits: UnsafeMutableBufferPointer<Float>) {
-    var lp: TokenLogprob? = nil
-    if let k = s.request.logprobs {
-      // Logprobs describe the model's own distribution, before penalties reshape the logits.
-      let raw = UnsafeBufferPointer(logits)
-      let greedyPick = s.request.sampling.temperature <= 0 && !hasPenalties(s.request.sampling)
-      let id = greedyPick ? Sampler.argmax(logits) : -1
-      if id >= 0 {
-        let r = Sampler.logprobs(raw, token: id, top: k)
-        lp = TokenLogprob(token: id, logprob: r.logprob, top: r.top.map { (id: $0.0, logprob: $0.1) })
-      } else {
-        let copy = Array(raw)
-        let token = s.sampler.sample(logits, history: s.tokens[...])
-        let r = copy.withUnsafeBufferPointer { Sampler.logprobs($0, token: token, top: k) }
-        lp = TokenLogprob(token: token, logprob: r.logprob, top: r.top.map { (id: $0.0, logprob: $0.1) })
-        accept(s, token: token, logprob: lp)
-        return
-      }
+    // Logprobs describe the model's own distribution, before penalties or constraints reshape it.
+    let raw: [Float]? = s.request.logprobs != nil ? Array(logits) : nil
+    let remaining = s.request.maxTokens - s.generated - 1
+    let token = s.sampler.sample(logits, history: s.tokens[...], constraint: s.constraint, remaining: remaining)
+    guard token >= 0 else {
+      // The constraint allows nothing: the output is as complete as it can be.
+      finish(s, .stop)
+      return
     }
-    let token = s.sampler.sample(logits, history: s.tokens[...])
+    var lp: TokenLogprob? = nil
+    if let k = s.request.logprobs, let raw {
+      let r = raw.withUnsafeBufferPointer { Sampler.logprobs($0, token: token, top: k) }
+      lp = TokenLogprob(token: token, logprob: r.logprob, top: r.top.map { (id: $0.0, logprob: $0.1) })
+    }
+    s.constraint?.accept(token)
     accept(s, token: token, logprob: lp)
-  }
-
-  private func hasPenalties(_ p: SamplingParams) -> Bool {
-    p.repetitionPenalty != 1 || p.presencePenalty != 0 || p.frequencyPenalty != 0
+    if s.constraint?.isComplete == true, running.contains(where: { $0 === s }) { finish(s, .stop) }
   }
 
   private func accept(_ s: Sequence, token: Int, logprob: TokenLogprob?) {
