@@ -47,5 +47,7 @@ static void fill_table(void) {
   for (uint32_t i = 0; i < 65536; i++) hk_fp16_table[i] = fp16_to_f32_exact((hk_half)i);
 }
 
+float hk_fp16_lookup(hk_half h) { hk_init(); return hk_fp16_table[h]; }
+
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 void hk_init(void) { pthread_once(&once, fill_table); }

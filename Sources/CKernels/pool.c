@@ -1,6 +1,12 @@
-// A persistent thread pool. Workers spin for a short while after each job (the next matmul of a
-// forward pass usually follows within microseconds), then sleep on a condition variable.
-// Dispatch allocates nothing: the job lives in the pool struct, tasks come from an atomic counter.
+// A persistent thread pool. Workers spin briefly after each job (the next matmul of a forward
+// pass usually follows within microseconds), then sleep on a condition variable. Dispatch
+// allocates nothing.
+//
+// Tasks are claimed from one 64-bit ticket holding (job generation, task count, next index), so a
+// worker that wakes late can never run a task of a job that has moved on: its claim fails unless
+// that very job still has unclaimed tasks. The caller waits for the number of *finished* tasks,
+// not for every worker to check in, so a worker the OS has descheduled costs nothing unless it
+// holds a claimed task.
 #include "CKernels.h"
 #include <pthread.h>
 #include <sched.h>
@@ -14,7 +20,15 @@
 #define cpu_relax() ((void)0)
 #endif
 
-enum { SPIN_ROUNDS = 50000 };  // pause ~50k times (a few hundred µs) before sleeping
+enum { SPIN_ROUNDS = 10000, WAIT_SPINS = 2000 };
+
+// Ticket layout: generation (24 bits) | task count (20 bits) | next index (20 bits).
+#define IDX_BITS 20
+#define IDX_MASK ((1ull << IDX_BITS) - 1)
+#define MAX_TASKS ((int)IDX_MASK)
+static inline unsigned long long ticket(unsigned gen, unsigned n, unsigned idx) {
+  return ((unsigned long long)(gen & 0xFFFFFF) << 40) | ((unsigned long long)n << IDX_BITS) | idx;
+}
 
 struct worker_arg { struct hk_pool *pool; int index; };
 
@@ -24,45 +38,50 @@ struct hk_pool {
   struct worker_arg *args;
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  // The current job; written by the caller before `generation` is bumped.
-  hk_task_fn fn;
+  unsigned gen;          // caller-only copy of the current generation
+  hk_task_fn fn;         // the current job; written before the ticket is published
   void *ctx;
-  int ntasks;
-  _Alignas(64) atomic_uint generation;
-  _Alignas(64) atomic_int next;
-  _Alignas(64) atomic_int pending;
+  _Alignas(64) _Atomic unsigned long long ticket;
+  _Alignas(64) atomic_int done;
+  _Alignas(64) atomic_uint wake;  // bumped per job: what sleeping workers wait on
   atomic_int sleepers;
   atomic_int stop;
 };
 
+/// Claims and runs tasks of the current job until none are left.
 static void do_tasks(struct hk_pool *p, int thread) {
+  unsigned long long t = atomic_load_explicit(&p->ticket, memory_order_acquire);
   for (;;) {
-    int i = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
-    if (i >= p->ntasks) break;
-    p->fn(p->ctx, i, thread);
+    unsigned idx = (unsigned)(t & IDX_MASK), n = (unsigned)((t >> IDX_BITS) & IDX_MASK);
+    if (idx >= n) return;
+    if (!atomic_compare_exchange_weak_explicit(&p->ticket, &t, t + 1, memory_order_acq_rel, memory_order_acquire)) continue;
+    // The claim succeeded, so this job is still current and fn/ctx are its own.
+    p->fn(p->ctx, (int)idx, thread);
+    atomic_fetch_add_explicit(&p->done, 1, memory_order_release);
+    t = atomic_load_explicit(&p->ticket, memory_order_acquire);
   }
 }
 
 static void *worker_main(void *argp) {
   struct worker_arg *arg = argp;
   struct hk_pool *p = arg->pool;
+  // 0, not a fresh load: a job (or the stop) posted before this thread first runs must count.
   unsigned seen = 0;
   for (;;) {
-    unsigned g;
+    unsigned w;
     int spins = 0;
-    while ((g = atomic_load(&p->generation)) == seen) {
+    while ((w = atomic_load(&p->wake)) == seen) {
       if (++spins < SPIN_ROUNDS) { cpu_relax(); continue; }
       pthread_mutex_lock(&p->mu);
       atomic_fetch_add(&p->sleepers, 1);
-      while ((g = atomic_load(&p->generation)) == seen) pthread_cond_wait(&p->cv, &p->mu);
+      while ((w = atomic_load(&p->wake)) == seen) pthread_cond_wait(&p->cv, &p->mu);
       atomic_fetch_sub(&p->sleepers, 1);
       pthread_mutex_unlock(&p->mu);
       break;
     }
-    seen = g;
+    seen = w;
     if (atomic_load(&p->stop)) return NULL;
     do_tasks(p, arg->index);
-    atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
   }
 }
 
@@ -87,38 +106,35 @@ hk_pool *hk_pool_create(int threads) {
 
 int hk_pool_threads(const hk_pool *p) { return p->threads; }
 
-static void wake_all(struct hk_pool *p) {
-  if (atomic_load(&p->sleepers) > 0) {
-    pthread_mutex_lock(&p->mu);
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-  }
-}
-
 void hk_pool_run(hk_pool *p, int ntasks, hk_task_fn fn, void *ctx) {
   if (ntasks <= 0) return;
-  if (p->threads == 1 || ntasks == 1) {
+  if (p->threads == 1 || ntasks == 1 || ntasks > MAX_TASKS) {
     for (int i = 0; i < ntasks; i++) fn(ctx, i, 0);
     return;
   }
   p->fn = fn;
   p->ctx = ctx;
-  p->ntasks = ntasks;
-  atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-  atomic_store_explicit(&p->pending, p->threads - 1, memory_order_relaxed);
-  atomic_fetch_add(&p->generation, 1);  // seq_cst: publishes the job, pairs with the sleepers check
-  wake_all(p);
+  p->gen++;
+  atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+  atomic_store_explicit(&p->ticket, ticket(p->gen, (unsigned)ntasks, 0), memory_order_release);
+  atomic_fetch_add(&p->wake, 1);  // seq_cst: pairs with the sleepers' re-check under the mutex
+  if (atomic_load(&p->sleepers) > 0) {
+    pthread_mutex_lock(&p->mu);
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+  }
   do_tasks(p, 0);
   int spins = 0;
-  while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
-    if (++spins < SPIN_ROUNDS) cpu_relax(); else sched_yield();
+  while (atomic_load_explicit(&p->done, memory_order_acquire) < ntasks) {
+    // A worker holds a claimed task; if it is not running, give it our CPU.
+    if (++spins < WAIT_SPINS) cpu_relax(); else sched_yield();
   }
 }
 
 void hk_pool_destroy(hk_pool *p) {
   if (!p) return;
   atomic_store(&p->stop, 1);
-  atomic_fetch_add(&p->generation, 1);
+  atomic_fetch_add(&p->wake, 1);
   pthread_mutex_lock(&p->mu);
   pthread_cond_broadcast(&p->cv);
   pthread_mutex_unlock(&p->mu);

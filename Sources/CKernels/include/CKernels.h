@@ -52,6 +52,8 @@ extern float hk_fp16_table[65536];
 /// Fills `hk_fp16_table`. Idempotent and thread-safe; `hk_kernels_for_level` calls it.
 void hk_init(void);
 static inline float hk_fp16_to_f32(hk_half h) { return hk_fp16_table[h]; }
+/// The table lookup as a function (for Swift, which sees the table as a 65536-tuple).
+float hk_fp16_lookup(hk_half h);
 /// Round-to-nearest-even f32 -> fp16 (NaN payloads kept, as numpy does).
 hk_half hk_f32_to_fp16(float f);
 
@@ -90,7 +92,8 @@ enum {
 
 typedef struct {
   int level;
-  /// Indexed by weight type; NULL where the type has no kernel.
+  /// Indexed by weight type; NULL where the type has no kernel. A NULL gemm falls back to one
+  /// vec_dot per (row, token) (the float types, and every type at the scalar level).
   hk_vec_dot_fn vec_dot[HK_TYPE_COUNT];
   hk_gemm_fn gemm[HK_TYPE_COUNT];
   /// Indexed by activation type (HK_Q8_0, HK_Q8_1, HK_Q8_K).
@@ -98,8 +101,6 @@ typedef struct {
   float (*dot_f32)(int n, const float *a, const float *b);
   void (*axpy_f32)(int n, float a, const float *x, float *y);  // y += a * x
   void (*scale_f32)(int n, float a, float *y);                 // y *= a
-  /// fp16 -> f32 for a row (dequantizing F16 tensors, e.g. embeddings).
-  void (*fp16_to_f32_row)(const hk_half *x, float *y, int n);
 } hk_kernels;
 
 /// The kernel table for `level`, or NULL when that level is not compiled in or the CPU lacks it.
@@ -109,11 +110,24 @@ size_t hk_gemm_scratch_bytes(int type, int n);
 /// Rows the gemm kernels process together (callers split work in multiples of it).
 enum { HK_GEMM_ROWS = 4 };
 
+// Loops over the table's kernels (C arrays of function pointers are awkward to index from Swift).
+/// 1 when `k` has a vec_dot (and so a gemm) for weight type `type`.
+int hk_supports(const hk_kernels *k, int type);
+/// out[t * out_stride + r] = vec_dot(row r, activation row t), one call per pair: the decode path.
+void hk_dot_rows(const hk_kernels *k, int type, int n, const void *w, size_t w_stride, int nrows, const void *a,
+                 size_t a_stride, int ntok, float *out, size_t out_stride);
+/// The same through the multi-row gemm kernel (prompt processing).
+void hk_gemm(const hk_kernels *k, int type, int n, const void *w, size_t w_stride, int nrows, const void *a,
+             size_t a_stride, int ntok, float *out, size_t out_stride, void *scratch);
+/// Quantizes ntok rows of n floats (x_stride floats apart) to `act_type` rows out_stride bytes apart.
+void hk_quantize_rows(const hk_kernels *k, int act_type, const float *x, size_t x_stride, int ntok, int n, void *out,
+                      size_t out_stride);
+
 // ---- thread pool ---------------------------------------------------------------------------
 
 typedef struct hk_pool hk_pool;
 typedef void (*hk_task_fn)(void *ctx, int task, int thread);
-/// A pool of `threads - 1` worker threads; the caller of hk_pool_run is the last thread.
+/// A pool of `threads - 1` worker threads; the caller of hk_pool_run is thread 0.
 hk_pool *hk_pool_create(int threads);
 void hk_pool_destroy(hk_pool *pool);
 int hk_pool_threads(const hk_pool *pool);

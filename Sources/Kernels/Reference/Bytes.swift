@@ -13,6 +13,7 @@ extension UnsafeRawPointer {
 }
 
 extension UnsafeMutableRawPointer {
+  @inline(__always) func u8(_ o: Int) -> UInt8 { load(fromByteOffset: o, as: UInt8.self) }
   @inline(__always) func setU8(_ o: Int, _ v: UInt8) { storeBytes(of: v, toByteOffset: o, as: UInt8.self) }
   @inline(__always) func setI8(_ o: Int, _ v: Int8) { storeBytes(of: v, toByteOffset: o, as: Int8.self) }
   @inline(__always) func setU16(_ o: Int, _ v: UInt16) { storeBytes(of: v, toByteOffset: o, as: UInt16.self) }

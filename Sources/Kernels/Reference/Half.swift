@@ -1,3 +1,5 @@
+import CKernels
+
 /// Bit-exact fp16 and bf16 conversions, written out by hand so that every bit pattern converts the
 /// way numpy (and so gguf-py) converts it: subnormals exactly, round-to-nearest-even, and NaN
 /// payloads kept rather than quieted (hardware `vcvtph2ps` would quiet signalling NaNs).
@@ -49,6 +51,10 @@ public enum Half {
     if rest > 0x1000 || (rest == 0x1000 && (h & 1) == 1) { h += 1 }  // may carry into inf: correct
     return sign | UInt16(h)
   }
+
+  /// The fast kernels' conversion: a lookup in the C kernels' 64K-entry table (built from the
+  /// same exact conversion; see `toFloat`).
+  public static func lookup(_ h: UInt16) -> Float { hk_fp16_lookup(h) }
 
   /// bfloat16 bits -> Float (exact: the top half of a Float).
   @inline(__always)

@@ -51,11 +51,33 @@ public enum Reference {
   /// type's activation format (`TypeTraits.activation`), f32 for the float types.
   public static func dot(_ type: GGMLType, _ w: UnsafeRawPointer, _ act: UnsafeRawPointer, count n: Int) -> Double {
     guard let traits = TypeTraits.of(type) else { preconditionFailure("Kernels: unsupported type \(type.name)") }
+    if traits.activation == .q8_1 { return dotQ8_1(type, w, act, count: n) }
     var a = [Float](repeating: 0, count: n), b = [Float](repeating: 0, count: n)
     a.withUnsafeMutableBufferPointer { dequantize(type, w, $0.baseAddress!, count: n) }
     b.withUnsafeMutableBufferPointer { dequantize(traits.activation, act, $0.baseAddress!, count: n) }
     var s = 0.0
     for i in 0..<n { s += Double(a[i]) * Double(b[i]) }
+    return s
+  }
+
+  /// Q4_1/Q5_1 against Q8_1, as ggml defines it: d_w*d_a*Σ q_w*q_a + m_w*s_a per block, where
+  /// s_a is the activation block's stored (fp16) d*Σq_a.
+  private static func dotQ8_1(_ type: GGMLType, _ w: UnsafeRawPointer, _ act: UnsafeRawPointer, count n: Int) -> Double {
+    let five = type == .q5_1
+    let wBytes = five ? 24 : 20, qsOffset = five ? 8 : 4
+    var s = 0.0
+    for i in 0..<(n / 32) {
+      let b = w + i * wBytes, a = act + i * 36
+      let qh = five ? b.u32(4) : 0
+      var sumi = 0
+      for j in 0..<16 {
+        let q = b.u8(qsOffset + j)
+        let lo = Int(q & 0xF) | Int((qh >> UInt32(j)) & 1) << 4
+        let hi = Int(q >> 4) | Int((qh >> UInt32(j + 16)) & 1) << 4
+        sumi += lo * Int(a.i8(4 + j)) + hi * Int(a.i8(4 + j + 16))
+      }
+      s += Double(b.half(0)) * Double(a.half(0)) * Double(sumi) + Double(b.half(2)) * Double(a.half(2))
+    }
     return s
   }
 

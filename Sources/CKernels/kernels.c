@@ -1,0 +1,54 @@
+// The kernel tables, one per level, filled once.
+#include "internal.h"
+#include <pthread.h>
+
+static hk_kernels tables[2];
+static int available[2];
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void build(void) {
+  hk_init();
+  hk_scalar_fill(&tables[HK_LEVEL_SCALAR]);
+  available[HK_LEVEL_SCALAR] = 1;
+#if defined(__x86_64__)
+  if (hk_cpu_best_level() >= HK_LEVEL_AVX2) {
+    tables[HK_LEVEL_AVX2] = tables[HK_LEVEL_SCALAR];  // anything AVX2 lacks falls back to C
+    hk_avx2_fill(&tables[HK_LEVEL_AVX2]);
+    available[HK_LEVEL_AVX2] = 1;
+  }
+#endif
+}
+
+const hk_kernels *hk_kernels_for_level(int level) {
+  pthread_once(&once, build);
+  if (level < 0 || level > HK_LEVEL_AVX2 || !available[level]) return NULL;
+  return &tables[level];
+}
+
+size_t hk_gemm_scratch_bytes(int type, int n) {
+  // Rows, then 64 tokens' prepared scales (legacy formats), plus alignment slack.
+  size_t tokens = 0;
+  if (hk_gemm_row_bytes(type, n) && type != HK_Q4_K && type != HK_Q5_K && type != HK_Q6_K)
+    tokens = 64 * (((size_t)(n / HK_QK) + 1) / 2 * 64);  // da2 and sa2 per token
+  return HK_GEMM_ROWS * hk_gemm_row_bytes(type, n) + tokens + 64;
+}
+
+int hk_supports(const hk_kernels *k, int type) {
+  return type >= 0 && type < HK_TYPE_COUNT && k->vec_dot[type] != NULL;
+}
+
+void hk_dot_rows(const hk_kernels *k, int type, int n, const void *w, size_t w_stride, int nrows, const void *a,
+                 size_t a_stride, int ntok, float *out, size_t out_stride) {
+  hk_gemm_by_vec_dot(k->vec_dot[type], n, w, w_stride, nrows, a, a_stride, ntok, out, out_stride);
+}
+
+void hk_gemm(const hk_kernels *k, int type, int n, const void *w, size_t w_stride, int nrows, const void *a,
+             size_t a_stride, int ntok, float *out, size_t out_stride, void *scratch) {
+  if (k->gemm[type]) k->gemm[type](n, w, w_stride, nrows, a, a_stride, ntok, out, out_stride, scratch);
+  else hk_gemm_by_vec_dot(k->vec_dot[type], n, w, w_stride, nrows, a, a_stride, ntok, out, out_stride);
+}
+
+void hk_quantize_rows(const hk_kernels *k, int act_type, const float *x, size_t x_stride, int ntok, int n, void *out,
+                      size_t out_stride) {
+  for (int t = 0; t < ntok; t++) k->quantize[act_type](x + (size_t)t * x_stride, (char *)out + (size_t)t * out_stride, n);
+}
