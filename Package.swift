@@ -13,6 +13,11 @@ let package = Package(
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
   ],
   targets: [
     .target(name: "GGUF", swiftSettings: optimize),
@@ -23,9 +28,20 @@ let package = Package(
     .target(name: "Engine", dependencies: ["Models", "Tokenizers", "Kernels", "GGUF"], swiftSettings: optimize),
     .target(name: "Planner", dependencies: ["GGUF"], swiftSettings: optimize),
     .target(name: "ServingAPI", dependencies: ["Engine"], swiftSettings: optimize),
+    .target(
+      name: "Server",
+      dependencies: [
+        "ServingAPI", "Engine",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "HTTPTypes", package: "swift-http-types"),
+      ],
+      swiftSettings: optimize),
     .executableTarget(
       name: "hearth",
-      dependencies: ["Engine", "Planner", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+      dependencies: ["Engine", "Planner", "Server", .product(name: "ArgumentParser", package: "swift-argument-parser")],
       swiftSettings: optimize),
     .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels", "GGUF"]),
@@ -34,5 +50,9 @@ let package = Package(
     .testTarget(name: "EngineTests", dependencies: ["Engine"]),
     .testTarget(name: "PlannerTests", dependencies: ["Planner", "GGUF"]),
     .testTarget(name: "ServingAPITests", dependencies: ["ServingAPI", "Engine"]),
+    .testTarget(name: "EmbeddingTests", dependencies: ["Engine", "Models", "Kernels", "GGUF", "Tokenizers"]),
+    .testTarget(
+      name: "ServerTests",
+      dependencies: ["Server", "ServingAPI", "Engine", .product(name: "HummingbirdTesting", package: "hummingbird")]),
   ]
 )

@@ -35,6 +35,12 @@ public struct Usage: Sendable, Equatable, Codable {
   public var completionTokens: Int
   public var cachedTokens: Int = 0
   public var totalTokens: Int { promptTokens + completionTokens }
+
+  public init(promptTokens: Int, completionTokens: Int, cachedTokens: Int = 0) {
+    self.promptTokens = promptTokens
+    self.completionTokens = completionTokens
+    self.cachedTokens = cachedTokens
+  }
 }
 
 /// The log-probability of a sampled token and, when asked, its most likely alternatives.
@@ -51,6 +57,9 @@ public struct TokenLogprob: Sendable, Equatable {
 
 /// What a running request reports, in order: tokens as they are sampled, then one `finished`.
 public enum GenerationEvent: Sendable {
+  /// The request left the queue and holds its KV blocks; `cachedTokens` of its prompt came
+  /// from the prefix cache.
+  case admitted(cachedTokens: Int)
   /// A sampled token. `text` is the new text it completes (possibly empty while a multi-byte
   /// character or a possible stop string is pending).
   case token(id: Int, text: String, logprob: TokenLogprob?)

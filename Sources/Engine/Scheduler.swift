@@ -20,6 +20,8 @@ public final class Scheduler {
     public var kvBlockTokens = 32
     public var mode: KernelMode = .fast
     public var threads = 2
+    /// Keep full prompt blocks for reuse by later requests with the same prefix.
+    public var prefixCaching = true
     public init() {}
   }
 
@@ -65,6 +67,10 @@ public final class Scheduler {
   private var nextID = 0
   /// Sequence owning each logits row of the last step.
   private var rowOwners: [Sequence] = []
+  let prefixCache: PrefixCache
+  /// Prompt tokens looked up in, and found in, the prefix cache (for metrics).
+  public private(set) var prefixQueries = 0
+  public private(set) var prefixHits = 0
 
   public init(model: any LanguageModel, tokenizer: any Tokenizer, config: Config = Config()) {
     self.model = model
@@ -75,12 +81,20 @@ public final class Scheduler {
     state = model.makeState(maxBatch: config.maxBatchTokens, maxOutputs: config.maxSequences, mode: config.mode, pool: pool)
     batch = Batch(capacity: config.maxBatchTokens)
     rowOwners.reserveCapacity(config.maxSequences)
+    prefixCache = PrefixCache(blockTokens: config.kvBlockTokens)
   }
 
   public var runningCount: Int { running.count }
   public var waitingCount: Int { waiting.count }
   public var hasWork: Bool { !running.isEmpty || !waiting.isEmpty }
-  public var cacheUsage: Double { Double(cache.usedBlocks) / Double(cache.blockCount) }
+  /// Fraction of KV blocks held by requests; blocks only the prefix cache keeps count as free,
+  /// since admission evicts them on demand.
+  public var cacheUsage: Double {
+    Double(cache.usedBlocks - prefixCache.evictableBlocks(cache)) / Double(cache.blockCount)
+  }
+
+  /// Forgets every cached prefix (their blocks return to the pool).
+  public func clearPrefixCache() { prefixCache.clear(cache) }
 
   /// The most tokens (prompt + output) one request may ask for.
   public var maxRequestTokens: Int { min(model.config.contextLength, cache.capacityTokens) }
@@ -125,17 +139,37 @@ public final class Scheduler {
     return nil
   }
 
-  /// Moves waiting requests into the running set while their whole budget fits in the cache.
+  /// Moves waiting requests into the running set while their whole budget fits in the cache,
+  /// reusing cached prefix blocks and evicting unused cached ones when short.
   private func admit() {
     while let w = waiting.first, running.count < config.maxSequences {
-      let need = cache.blocksFor(tokens: w.request.prompt.count + w.request.maxTokens)
+      let total = w.request.prompt.count + w.request.maxTokens
+      // At least the last prompt token is always computed: its logits start generation.
+      let hit = config.prefixCaching
+        ? prefixCache.lookup(scope: w.request.cacheScope, tokens: w.request.prompt, limit: w.request.prompt.count - 1)
+        : (blocks: [], tokens: 0)
+      let need = cache.blocksFor(tokens: total) - hit.blocks.count
+      if need > cache.freeBlocks { prefixCache.evict(need - cache.freeBlocks, kv: cache) }
       guard need <= cache.freeBlocks else { break }
       waiting.removeFirst()
+      prefixQueries += w.request.prompt.count
+      prefixHits += hit.tokens
       let kv = cache.createSequence()
+      cache.adopt(kv, blocks: hit.blocks, length: hit.tokens)
       // Reserving the whole budget now means a running sequence never meets a full cache.
-      try! cache.reserve(kv, length: w.request.prompt.count + w.request.maxTokens)
-      running.append(Sequence(id: w.id, request: w.request, sink: w.sink, kvSeq: kv, vocab: model.config.vocabSize, tokenizer: tokenizer))
+      try! cache.reserve(kv, length: total)
+      let s = Sequence(id: w.id, request: w.request, sink: w.sink, kvSeq: kv, vocab: model.config.vocabSize, tokenizer: tokenizer)
+      s.fed = hit.tokens
+      s.cachedTokens = hit.tokens
+      running.append(s)
+      if !w.sink(.admitted(cachedTokens: hit.tokens)) { finish(s, .cancelled) }
     }
+  }
+
+  /// Offers a sequence's computed full blocks to the prefix cache.
+  private func cachePrefix(_ s: Sequence) {
+    guard config.prefixCaching else { return }
+    prefixCache.insert(scope: s.request.cacheScope, tokens: s.tokens, blocks: cache.blocks(of: s.kvSeq), valid: s.fed, kv: cache)
   }
 
   /// Runs one forward step. Returns false when there was nothing to do.
@@ -170,7 +204,9 @@ public final class Scheduler {
     // Account for fed tokens before sampling appends new ones.
     for s in running {
       let inBatch = batch.sequences.reduce(0) { $0 + ($1 == s.kvSeq ? 1 : 0) }
+      let wasPrefilling = s.fed < s.request.prompt.count
       s.fed += inBatch
+      if wasPrefilling && s.fed >= s.request.prompt.count { cachePrefix(s) }
     }
     for (row, s) in rowOwners.enumerated() where running.contains(where: { $0 === s }) {
       sampleNext(s, logits: state.logitsRow(row))
@@ -226,6 +262,7 @@ public final class Scheduler {
   private func finish(_ s: Sequence, _ reason: FinishReason, flushText: Bool = true) {
     guard let i = running.firstIndex(where: { $0 === s }) else { return }
     running.remove(at: i)
+    cachePrefix(s)
     cache.removeSequence(s.kvSeq)
     var tail = ""
     if flushText && reason != .cancelled {

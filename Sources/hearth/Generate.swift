@@ -31,6 +31,7 @@ struct Generate: ParsableCommand {
       case .token(_, let text, _): emit(text)
       case .finished(_, let text, _): emit(text)
       case .failed(let message): failure = message
+      case .admitted: break
       }
       return true
     }

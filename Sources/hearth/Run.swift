@@ -66,6 +66,7 @@ struct Run: ParsableCommand {
         reply += text
         emit(text)
       case .failed(let message): failure = message
+      case .admitted: break
       }
       return true
     }

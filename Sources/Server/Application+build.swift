@@ -1,0 +1,142 @@
+import Engine
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import ServingAPI
+
+extension HTTPField.Name {
+  /// The model (and later the version) that served a response.
+  static let hearthModel = Self("X-Hearth-Model")!
+}
+
+public enum HearthVersion {
+  public static let string = "0.1.0"
+}
+
+/// What every handler shares.
+public final class AppState: Sendable {
+  public let config: ServerConfig
+  public let manager: ModelManager
+  public let metrics: ServerMetrics
+  public let logger: Logger
+
+  init(config: ServerConfig, logger: Logger) {
+    self.config = config
+    self.logger = logger
+    metrics = ServerMetrics()
+    manager = ModelManager(config: config, metrics: metrics, logger: logger)
+  }
+
+  /// Reads the body (refusing more than the configured limit) and parses it as JSON.
+  func readJSON(_ request: Request) async throws -> JSON {
+    var req = request
+    let buffer: ByteBuffer
+    do {
+      buffer = try await req.collectBody(upTo: config.maxBodyBytes)
+    } catch {
+      throw APIError.tooLarge(limit: config.maxBodyBytes)
+    }
+    return try JSON.parse(Data(buffer.readableBytesView))
+  }
+
+  func json(_ body: JSON, status: HTTPResponse.Status = .ok, model: String? = nil) -> Response {
+    var headers = HTTPFields()
+    headers[.contentType] = "application/json"
+    if let model { headers[.hearthModel] = model }
+    return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: body.text)))
+  }
+}
+
+/// The server: the Hummingbird application plus the state its handlers share.
+public struct HearthServer: Sendable {
+  public let app: Application<RouterResponder<BasicRequestContext>>
+  public let state: AppState
+
+  /// Runs until SIGTERM or SIGINT. Then: readiness turns 503 and new requests are refused at
+  /// once, in-flight requests get `shutdownGrace` seconds, and the process exits.
+  public func run() async throws {
+    let group = ServiceGroup(
+      configuration: .init(
+        services: [app, DrainService(state: state)], gracefulShutdownSignals: [.sigterm, .sigint], logger: state.logger))
+    try await group.run()
+  }
+}
+
+/// Builds the server for `hearth serve` and for the tests (which call it with their own config
+/// and drive `app` without a socket, or live).
+public func buildApplication(config: ServerConfig, logger: Logger? = nil) async throws -> HearthServer {
+  var log = logger ?? Logger(label: "hearth")
+  if logger == nil { log.logLevel = .info }
+  let state = AppState(config: config, logger: log)
+  let router = buildRouter(state: state)
+  var app = Application(
+    router: router,
+    configuration: .init(address: .hostname(config.host, port: config.port), serverName: "hearth"),
+    logger: log)
+  app.addServices(EngineLifecycle(state: state))
+  return HearthServer(app: app, state: state)
+}
+
+func buildRouter(state: AppState) -> Router<BasicRequestContext> {
+  let router = Router(context: BasicRequestContext.self)
+  router.middlewares.add(HTTPMetricsMiddleware(metrics: state.metrics))
+  router.middlewares.add(APIErrorMiddleware())
+
+  router.get("/health/live") { _, _ in state.json(.obj([("status", .string("ok"))])) }
+  router.get("/health/ready") { _, _ -> Response in
+    if await state.manager.isDraining { return state.json(.obj([("status", .string("draining"))]), status: .serviceUnavailable) }
+    if await state.manager.isLoading { return state.json(.obj([("status", .string("loading"))]), status: .serviceUnavailable) }
+    return state.json(.obj([("status", .string("ready"))]))
+  }
+  router.get("/metrics") { _, _ -> Response in
+    await state.manager.publishStats()
+    var headers = HTTPFields()
+    headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+    return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: state.metrics.text())))
+  }
+
+  let models = ModelsController(state: state)
+  router.get("/v1/models", use: models.list)
+  router.get("/v1/models/{model}", use: models.get)
+
+  let inference = InferenceController(state: state)
+  router.post("/v1/chat/completions", use: inference.chat)
+  router.post("/v1/completions", use: inference.completion)
+  return router
+}
+
+/// Loads the first model at start and unloads idle models; stops the engines when the
+/// application stops.
+struct EngineLifecycle: Service {
+  let state: AppState
+
+  func run() async throws {
+    if state.config.preloadFirst, let first = state.config.models.first {
+      Task { _ = try? await state.manager.engine(for: first.name) }
+    }
+    try? await cancelWhenGracefulShutdown {
+      while !Task.isCancelled {
+        try await Task.sleep(nanoseconds: 2_000_000_000)
+        await state.manager.unloadIdle()
+      }
+    }
+    await state.manager.drain(grace: 0)
+  }
+}
+
+/// The first service told to shut down (it is listed last): it flips readiness to 503, refuses
+/// new requests and lets in-flight ones finish within the grace period, before the HTTP server
+/// itself stops.
+struct DrainService: Service {
+  let state: AppState
+
+  func run() async throws {
+    try? await gracefulShutdown()
+    state.logger.info("draining: readiness is now 503; finishing in-flight requests", metadata: ["grace_s": .string("\(state.config.shutdownGrace)")])
+    await state.manager.drain(grace: state.config.shutdownGrace)
+    state.logger.info("drained")
+  }
+}

@@ -1,0 +1,246 @@
+import Engine
+import Foundation
+import Hummingbird
+import NIOCore
+import ServingAPI
+import Tokenizers
+
+/// `/v1/chat/completions` and `/v1/completions`: validate, tokenize, submit `n` requests to the
+/// model's engine, and answer as one JSON body or as server-sent events.
+struct InferenceController {
+  let state: AppState
+
+  var fingerprint: String { "hearth-\(HearthVersion.string)" }
+
+  func chat(_ request: Request, context: some RequestContext) async throws -> Response {
+    let json = try await state.readJSON(request)
+    let req = try ChatCompletionRequest(json: json, limits: state.config.limits)
+    let (modelID, engine) = try await state.manager.engine(for: req.model)
+    let model = engine.model
+    let prompt: [Int]
+    do { prompt = try model.chatTokens(req.messages) } catch {
+      throw APIError.invalid("messages", "cannot render the chat template: \(error.description)", code: "template_error")
+    }
+    let gen = try makeRequests(prompt: prompt, options: req.options, engine: engine, param: "messages")
+    let submitted = try submit(gen, to: engine, model: modelID)
+    let id = "chatcmpl-" + Self.randomID()
+    let created = Int(Date().timeIntervalSince1970)
+    let text: @Sendable (Int) -> [UInt8] = { model.tokenizer.tokenBytes($0) }
+    if req.options.stream {
+      return sse(engine: engine, ids: submitted.ids, model: modelID) { writer in
+        var usage = Usage(promptTokens: prompt.count, completionTokens: 0)
+        for i in 0..<gen.count {
+          try await writer(Responses.chatChunk(id: id, created: created, model: modelID, index: i, role: true, content: "", fingerprint: fingerprint))
+        }
+        for await (i, e) in mergeChoices(submitted.streams) {
+          switch e {
+          case .token(_, let t, let lp):
+            if t.isEmpty && lp == nil { continue }
+            let lps = lp.map { [Responses.chatLogprob($0, text: text)] }
+            try await writer(Responses.chatChunk(id: id, created: created, model: modelID, index: i, content: t, logprobs: lps, fingerprint: fingerprint))
+          case .finished(let reason, let t, let u):
+            if !t.isEmpty {
+              try await writer(Responses.chatChunk(id: id, created: created, model: modelID, index: i, content: t, fingerprint: fingerprint))
+            }
+            usage.completionTokens += u.completionTokens
+            usage.cachedTokens = max(usage.cachedTokens, u.cachedTokens)
+            try await writer(Responses.chatChunk(id: id, created: created, model: modelID, index: i, finish: reason, fingerprint: fingerprint))
+          case .failed(let m):
+            try await writer(.obj([("error", .obj([("message", .string(m)), ("type", .string("server_error"))]))]))
+          case .admitted: break
+          }
+        }
+        if req.options.includeUsage {
+          try await writer(Responses.usageChunk(id: id, created: created, model: modelID, object: "chat.completion.chunk", usage: usage, fingerprint: fingerprint))
+        }
+      }
+    }
+    let results = try await collect(submitted.streams, engine: engine, ids: submitted.ids)
+    var usage = Usage(promptTokens: prompt.count, completionTokens: results.reduce(0) { $0 + $1.usage.completionTokens })
+    usage.cachedTokens = results.map(\.usage.cachedTokens).max() ?? 0
+    let body = Responses.chatCompletion(
+      id: id, created: created, model: modelID,
+      choices: results.map { r in (r.text, r.finish, req.options.logprobs == nil ? nil : r.logprobs.map { Responses.chatLogprob($0, text: text) }) },
+      usage: usage, fingerprint: fingerprint)
+    return state.json(body, model: modelID)
+  }
+
+  func completion(_ request: Request, context: some RequestContext) async throws -> Response {
+    let json = try await state.readJSON(request)
+    let req = try CompletionRequest(json: json, limits: state.config.limits)
+    let (modelID, engine) = try await state.manager.engine(for: req.model)
+    let model = engine.model
+    guard req.prompts.count * req.options.n <= state.config.limits.maxN else {
+      throw APIError.invalid("n", "prompts × n may be at most \(state.config.limits.maxN)")
+    }
+    var prompts: [[Int]] = []
+    var promptTexts: [String] = []
+    for p in req.prompts {
+      switch p {
+      case .text(let s):
+        let ids = model.rawTokens(s)
+        guard !ids.isEmpty else { throw APIError.invalid("prompt", "'prompt' must not be empty") }
+        prompts.append(ids)
+        promptTexts.append(s)
+      case .tokens(let ids):
+        if let bad = ids.first(where: { $0 < 0 || $0 >= model.config.vocabSize }) {
+          throw APIError.invalid("prompt", "token id \(bad) is outside the vocabulary (0..<\(model.config.vocabSize))")
+        }
+        prompts.append(ids)
+        promptTexts.append(model.tokenizer.decode(ids, skipSpecial: false))
+      }
+    }
+    var gen: [GenerationRequest] = []
+    var owners: [Int] = []  // prompt index of each choice
+    for (pi, p) in prompts.enumerated() {
+      let g = try makeRequests(prompt: p, options: req.options, engine: engine, param: "prompt")
+      gen += g
+      owners += Array(repeating: pi, count: g.count)
+    }
+    let submitted = try submit(gen, to: engine, model: modelID)
+    let choiceOwners = owners, texts = promptTexts
+    let id = "cmpl-" + Self.randomID()
+    let created = Int(Date().timeIntervalSince1970)
+    let text: @Sendable (Int) -> [UInt8] = { model.tokenizer.tokenBytes($0) }
+    let promptTokens = prompts.reduce(0) { $0 + $1.count }
+    if req.options.stream {
+      return sse(engine: engine, ids: submitted.ids, model: modelID) { writer in
+        var usage = Usage(promptTokens: promptTokens, completionTokens: 0)
+        if req.echo {
+          for (i, o) in choiceOwners.enumerated() {
+            try await writer(Responses.completionChunk(id: id, created: created, model: modelID, index: i, text: texts[o], fingerprint: fingerprint))
+          }
+        }
+        for await (i, e) in mergeChoices(submitted.streams) {
+          switch e {
+          case .token(_, let t, let lp):
+            if t.isEmpty && lp == nil { continue }
+            let lps = lp.map { Responses.completionLogprobs([$0], text: text, startOffset: 0) }
+            try await writer(Responses.completionChunk(id: id, created: created, model: modelID, index: i, text: t, logprobs: lps, fingerprint: fingerprint))
+          case .finished(let reason, let t, let u):
+            usage.completionTokens += u.completionTokens
+            try await writer(Responses.completionChunk(id: id, created: created, model: modelID, index: i, text: t, finish: reason, fingerprint: fingerprint))
+          case .failed(let m):
+            try await writer(.obj([("error", .obj([("message", .string(m)), ("type", .string("server_error"))]))]))
+          case .admitted: break
+          }
+        }
+        if req.options.includeUsage {
+          try await writer(Responses.usageChunk(id: id, created: created, model: modelID, object: "text_completion", usage: usage, fingerprint: fingerprint))
+        }
+      }
+    }
+    let results = try await collect(submitted.streams, engine: engine, ids: submitted.ids)
+    let usage = Usage(promptTokens: promptTokens, completionTokens: results.reduce(0) { $0 + $1.usage.completionTokens })
+    let choices = results.enumerated().map { (i, r) -> (text: String, finish: FinishReason, logprobs: JSON?) in
+      let prefix = req.echo ? promptTexts[owners[i]] : ""
+      let lps = req.options.logprobs == nil ? nil : Responses.completionLogprobs(r.logprobs, text: text, startOffset: prefix.count)
+      return (prefix + r.text, r.finish, lps)
+    }
+    return state.json(Responses.completion(id: id, created: created, model: modelID, choices: choices, usage: usage, fingerprint: fingerprint), model: modelID)
+  }
+
+  // MARK: - Shared steps
+
+  /// One generation request per choice, with the token budget checked against the context.
+  func makeRequests(prompt: [Int], options o: GenerationOptions, engine: EngineService, param: String) throws(APIError) -> [GenerationRequest] {
+    let window = engine.maxRequestTokens
+    guard prompt.count < window else {
+      throw APIError.invalid(param, "the prompt is \(prompt.count) tokens; this model's context holds \(window)", code: "context_length_exceeded")
+    }
+    let room = window - prompt.count
+    let maxTokens: Int
+    if let asked = o.maxTokens {
+      guard asked <= room else {
+        throw APIError.invalid(
+          "max_tokens", "the prompt (\(prompt.count) tokens) plus max_tokens (\(asked)) exceeds the context of \(window) tokens",
+          code: "context_length_exceeded")
+      }
+      maxTokens = asked
+    } else {
+      maxTokens = min(room, state.config.limits.maxTokens)
+    }
+    let model = engine.model
+    let constraint = try Constraints.factory(for: o.responseFormat, tokenizer: model.tokenizer, maxTokens: maxTokens)
+    return (0..<o.n).map { i in
+      var s = o.sampling
+      if let seed = s.seed { s.seed = seed &+ UInt64(i) }
+      return GenerationRequest(
+        prompt: prompt, sampling: s, maxTokens: maxTokens, stop: o.stop, stopTokens: model.tokenizer.eogIds, logprobs: o.logprobs,
+        cacheScope: "", constraint: constraint)
+    }
+  }
+
+  func submit(_ gen: [GenerationRequest], to engine: EngineService, model: String) throws(APIError) -> (ids: [Int], streams: [AsyncStream<GenerationEvent>]) {
+    var ids: [Int] = [], streams: [AsyncStream<GenerationEvent>] = []
+    for g in gen {
+      do {
+        let (id, s) = try engine.submit(g)
+        ids.append(id)
+        streams.append(s)
+      } catch {
+        for id in ids { engine.cancel(id) }
+        switch error {
+        case .overloaded(let after):
+          state.metrics.requestFailure(model: model, reason: "overloaded")
+          throw .overloaded(retryAfter: after)
+        case .shuttingDown:
+          throw .unavailable("the server is shutting down")
+        }
+      }
+    }
+    return (ids, streams)
+  }
+
+  /// Waits for every choice, cancelling them all if the request times out or the client leaves.
+  func collect(_ streams: [AsyncStream<GenerationEvent>], engine: EngineService, ids: [Int]) async throws -> [ChoiceResult] {
+    var results = [ChoiceResult](repeating: ChoiceResult(), count: streams.count)
+    let timeout = state.config.requestTimeout
+    let timer = Task {
+      try await Task.sleep(nanoseconds: UInt64(timeout * 1e9))
+      for id in ids { engine.cancel(id) }
+    }
+    defer { timer.cancel() }
+    try await withTaskCancellationHandler {
+      for await (i, e) in mergeChoices(streams) { results[i].apply(e) }
+    } onCancel: {
+      for id in ids { engine.cancel(id) }
+    }
+    if let f = results.first(where: { $0.failure != nil })?.failure {
+      throw APIError.invalid("messages", f, code: "invalid_request")
+    }
+    if results.contains(where: { $0.finish == .cancelled }) {
+      throw APIError(status: 504, message: "the request did not finish within \(Int(timeout)) s", type: "server_error", code: "timeout")
+    }
+    return results
+  }
+
+  /// A server-sent-event response. Writes go out as they are produced; when the client goes
+  /// away (a write fails) or the request times out, every choice is cancelled.
+  func sse(engine: EngineService, ids: [Int], model: String, _ produce: @escaping @Sendable (_ write: (JSON) async throws -> Void) async throws -> Void) -> Response {
+    let timeout = state.config.requestTimeout
+    let body = ResponseBody { writer in
+      let timer = Task {
+        try await Task.sleep(nanoseconds: UInt64(timeout * 1e9))
+        for id in ids { engine.cancel(id) }
+      }
+      defer {
+        timer.cancel()
+        for id in ids { engine.cancel(id) }
+      }
+      try await produce { json in try await writer.write(ByteBuffer(string: Responses.sse(json))) }
+      try await writer.write(ByteBuffer(string: Responses.sseDone))
+      try await writer.finish(nil)
+    }
+    var headers = HTTPFields()
+    headers[.contentType] = "text/event-stream"
+    headers[.cacheControl] = "no-cache"
+    headers[.hearthModel] = model
+    return Response(status: .ok, headers: headers, body: body)
+  }
+
+  static func randomID() -> String {
+    var g = SystemRandomNumberGenerator()
+    return (0..<24).map { _ in String("0123456789abcdefghijklmnopqrstuvwxyz".randomElement(using: &g)!) }.joined()
+  }
+}

@@ -1,0 +1,197 @@
+import Engine
+import Foundation
+import Logging
+import ServingAPI
+
+/// The models a server can serve: loaded on first use, unloaded after `keepAlive` seconds idle
+/// or when the memory budget needs room (least recently used first), unless pinned.
+public actor ModelManager {
+  struct Loaded {
+    let engine: EngineService
+    let bytes: Int
+    var lastUsed: Date
+  }
+
+  public struct Info: Sendable {
+    public var id: String
+    public var path: String
+    public var loaded: Bool
+    public var pinned: Bool
+    public var created: Int
+  }
+
+  let config: ServerConfig
+  let metrics: ServerMetrics
+  let logger: Logger
+  private var specs: [String: ServerConfig.ModelSpec] = [:]
+  private var order: [String] = []
+  private var aliases: [String: String]
+  private var pinned: Set<String>
+  private var loaded: [String: Loaded] = [:]
+  private var loading: [String: Task<EngineService, Error>] = [:]
+  private var draining = false
+
+  public init(config: ServerConfig, metrics: ServerMetrics, logger: Logger) {
+    self.config = config
+    self.metrics = metrics
+    self.logger = logger
+    for m in config.models where specs[m.name] == nil {
+      specs[m.name] = m
+      order.append(m.name)
+    }
+    aliases = config.aliases
+    pinned = config.pinned
+  }
+
+  /// The model id a request's `model` names (an id or an alias), or nil.
+  public func resolve(_ name: String) -> String? {
+    if specs[name] != nil { return name }
+    if let target = aliases[name], specs[target] != nil { return target }
+    return nil
+  }
+
+  public var isLoading: Bool { !loading.isEmpty }
+  public var isDraining: Bool { draining }
+
+  public func list() -> [Info] {
+    order.map { id in
+      let created = (try? FileManager.default.attributesOfItem(atPath: specs[id]!.path)[.modificationDate] as? Date).map { Int($0.timeIntervalSince1970) } ?? 0
+      return Info(id: id, path: specs[id]!.path, loaded: loaded[id] != nil, pinned: pinned.contains(id), created: created)
+    }
+  }
+
+  public func aliasList() -> [(String, String)] { aliases.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
+
+  /// The running engine for a model (and the model's id), loading it first if needed.
+  public func engine(for name: String) async throws(APIError) -> (id: String, engine: EngineService) {
+    guard !draining else { throw .unavailable("the server is shutting down") }
+    guard let id = resolve(name) else { throw .modelNotFound(name) }
+    if var l = loaded[id] {
+      l.lastUsed = Date()
+      loaded[id] = l
+      return (id, l.engine)
+    }
+    let task: Task<EngineService, Error>
+    if let t = loading[id] {
+      task = t
+    } else {
+      let spec = specs[id]!
+      try makeRoom(for: estimateBytes(spec.path))
+      let baseConfig = schedulerConfig()
+      let kvMB = config.kvMegabytes
+      let observer = metrics.observer(model: id)
+      let maxQueue = config.maxQueue
+      let log = logger
+      task = Task.detached {
+        let start = Date()
+        let model = try LoadedModel(path: spec.path)
+        var cfg = baseConfig
+        if let kvMB {
+          let c = model.config
+          let perToken = c.layers * c.kvHeads * c.headDim * 2 * MemoryLayout<Float>.size
+          cfg.kvTokens = max(64, (kvMB << 20) / perToken)
+        }
+        log.info("loaded model", metadata: ["model": .string(id), "seconds": .string(String(format: "%.3f", Date().timeIntervalSince(start)))])
+        return EngineService(model: model, config: cfg, maxQueue: maxQueue, observer: observer)
+      }
+      loading[id] = task
+    }
+    do {
+      let engine = try await task.value
+      if loaded[id] == nil {
+        loaded[id] = Loaded(engine: engine, bytes: estimateBytes(specs[id]!.path), lastUsed: Date())
+      }
+      loading[id] = nil
+      return (id, loaded[id]!.engine)
+    } catch {
+      loading[id] = nil
+      logger.error("model failed to load", metadata: ["model": .string(id), "error": .string("\(error)")])
+      throw .unavailable("model '\(id)' failed to load: \(error)", retryAfter: 30)
+    }
+  }
+
+  func schedulerConfig() -> Scheduler.Config {
+    var c = Scheduler.Config()
+    c.threads = config.threads
+    c.kvTokens = config.kvTokens
+    c.maxSequences = config.maxSequences
+    c.maxBatchTokens = config.maxBatchTokens
+    c.prefixCaching = config.prefixCaching
+    return c
+  }
+
+  /// Weights (mapped file) plus a KV cache estimate.
+  func estimateBytes(_ path: String) -> Int {
+    let file = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+    return file + config.kvTokens * 64 * 1024 / 2
+  }
+
+  /// Unloads idle unpinned models, least recently used first, until `bytes` more fit the budget.
+  func makeRoom(for bytes: Int) throws(APIError) {
+    guard config.memoryBudgetBytes > 0 else { return }
+    var used = loaded.values.reduce(0) { $0 + $1.bytes }
+    guard used + bytes > config.memoryBudgetBytes else { return }
+    let victims = loaded.filter { !pinned.contains($0.key) && $0.value.engine.stats.running == 0 && $0.value.engine.stats.waiting == 0 }
+      .sorted { $0.value.lastUsed < $1.value.lastUsed }
+    for (id, l) in victims where used + bytes > config.memoryBudgetBytes {
+      unload(id)
+      used -= l.bytes
+    }
+    guard used + bytes <= config.memoryBudgetBytes else {
+      throw .unavailable("not enough memory to load another model (budget \(config.memoryBudgetBytes) bytes)", retryAfter: 10)
+    }
+  }
+
+  private func unload(_ id: String) {
+    guard let l = loaded.removeValue(forKey: id) else { return }
+    logger.info("unloading model", metadata: ["model": .string(id)])
+    Task { await l.engine.shutdown(grace: 0) }
+  }
+
+  /// Unloads models idle for longer than keep-alive; called periodically.
+  public func unloadIdle(now: Date = Date()) {
+    guard config.keepAlive > 0 else { return }
+    for (id, l) in loaded where !pinned.contains(id) && now.timeIntervalSince(l.lastUsed) > config.keepAlive {
+      let s = l.engine.stats
+      if s.running == 0 && s.waiting == 0 { unload(id) }
+    }
+  }
+
+  public func setPinned(_ name: String, _ pin: Bool) throws(APIError) {
+    guard let id = resolve(name) else { throw .modelNotFound(name) }
+    if pin { pinned.insert(id) } else { pinned.remove(id) }
+  }
+
+  public func unload(named name: String) throws(APIError) {
+    guard let id = resolve(name) else { throw .modelNotFound(name) }
+    unload(id)
+  }
+
+  public func setAlias(_ alias: String, target: String?) throws(APIError) {
+    if let target {
+      guard specs[target] != nil else { throw .modelNotFound(target) }
+      guard specs[alias] == nil else { throw .invalid("alias", "'\(alias)' is already a model id") }
+      aliases[alias] = target
+    } else {
+      aliases[alias] = nil
+    }
+  }
+
+  /// Engine gauges for /metrics.
+  public func publishStats() {
+    for (id, l) in loaded { metrics.engineStats(model: id, l.engine.stats) }
+  }
+
+  public func stats(for name: String) -> EngineStats? {
+    resolve(name).flatMap { loaded[$0]?.engine.stats }
+  }
+
+  /// Stops taking requests; in-flight ones get `grace` seconds; then every engine stops.
+  public func drain(grace: Double) async {
+    draining = true
+    let engines = loaded.values.map(\.engine)
+    await withTaskGroup(of: Void.self) { g in
+      for e in engines { g.addTask { await e.shutdown(grace: grace) } }
+    }
+  }
+}
