@@ -18,6 +18,8 @@ let package = Package(
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
   ],
   targets: [
     .target(name: "GGUF", swiftSettings: optimize),
@@ -31,7 +33,7 @@ let package = Package(
     .target(
       name: "Server",
       dependencies: [
-        "ServingAPI", "Engine",
+        "ServingAPI", "Engine", "GGUF",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "Prometheus", package: "swift-prometheus"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -39,6 +41,15 @@ let package = Package(
         .product(name: "HTTPTypes", package: "swift-http-types"),
       ],
       swiftSettings: optimize),
+    .target(
+      name: "LDAP",
+      dependencies: [
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        .product(name: "NIOTLS", package: "swift-nio"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+      ]),
     .executableTarget(
       name: "hearth",
       dependencies: ["Engine", "Planner", "Server", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -51,6 +62,14 @@ let package = Package(
     .testTarget(name: "PlannerTests", dependencies: ["Planner", "GGUF"]),
     .testTarget(name: "ServingAPITests", dependencies: ["ServingAPI", "Engine"]),
     .testTarget(name: "EmbeddingTests", dependencies: ["Engine", "Models", "Kernels", "GGUF", "Tokenizers"]),
+    .testTarget(
+      name: "LDAPTests",
+      dependencies: [
+        "LDAP",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+      ]),
     .testTarget(
       name: "ServerTests",
       dependencies: ["Server", "ServingAPI", "Engine", .product(name: "HummingbirdTesting", package: "hummingbird")]),

@@ -10,6 +10,8 @@ import ServingAPI
 extension HTTPField.Name {
   /// The model (and later the version) that served a response.
   static let hearthModel = Self("X-Hearth-Model")!
+  /// `encoder` or `decoder-pooled`: how an embedding was made.
+  static let hearthEmbedding = Self("X-Hearth-Embedding")!
 }
 
 public enum HearthVersion {
@@ -105,6 +107,7 @@ func buildRouter(state: AppState) -> Router<BasicRequestContext> {
   let inference = InferenceController(state: state)
   router.post("/v1/chat/completions", use: inference.chat)
   router.post("/v1/completions", use: inference.completion)
+  router.post("/v1/embeddings", use: EmbeddingsController(state: state).embed)
   return router
 }
 

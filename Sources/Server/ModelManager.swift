@@ -1,13 +1,17 @@
 import Engine
 import Foundation
+import GGUF
 import Logging
 import ServingAPI
 
 /// The models a server can serve: loaded on first use, unloaded after `keepAlive` seconds idle
 /// or when the memory budget needs room (least recently used first), unless pinned.
 public actor ModelManager {
+  /// A loaded model: a generation engine (decoders), an embedder (encoders, and decoders on
+  /// first embedding request), or both.
   struct Loaded {
-    let engine: EngineService
+    var engine: EngineService?
+    var embedder: EmbeddingService?
     let bytes: Int
     var lastUsed: Date
   }
@@ -28,7 +32,7 @@ public actor ModelManager {
   private var aliases: [String: String]
   private var pinned: Set<String>
   private var loaded: [String: Loaded] = [:]
-  private var loading: [String: Task<EngineService, Error>] = [:]
+  private var loading: [String: Task<Loaded, Error>] = [:]
   private var draining = false
 
   public init(config: ServerConfig, metrics: ServerMetrics, logger: Logger) {
@@ -64,26 +68,53 @@ public actor ModelManager {
 
   /// The running engine for a model (and the model's id), loading it first if needed.
   public func engine(for name: String) async throws(APIError) -> (id: String, engine: EngineService) {
+    let (id, l) = try await load(name)
+    guard let engine = l.engine else {
+      throw .invalid("model", "'\(id)' is an embedding model; use /v1/embeddings", code: "model_not_generative")
+    }
+    return (id, engine)
+  }
+
+  /// The embedder for a model: an encoder's own, or mean-pooled hidden states of a decoder
+  /// (created on first use, sharing the decoder's weights).
+  public func embedder(for name: String) async throws(APIError) -> (id: String, embedder: EmbeddingService) {
+    let (id, l) = try await load(name)
+    if let e = l.embedder { return (id, e) }
+    let e = EmbeddingService(embedder: Embedder(decoder: l.engine!.model, threads: config.threads))
+    loaded[id]?.embedder = e
+    return (id, e)
+  }
+
+  /// Loads a model once (concurrent callers share the load), checking the memory budget first.
+  private func load(_ name: String) async throws(APIError) -> (String, Loaded) {
     guard !draining else { throw .unavailable("the server is shutting down") }
     guard let id = resolve(name) else { throw .modelNotFound(name) }
     if var l = loaded[id] {
       l.lastUsed = Date()
       loaded[id] = l
-      return (id, l.engine)
+      return (id, l)
     }
-    let task: Task<EngineService, Error>
+    let task: Task<Loaded, Error>
     if let t = loading[id] {
       task = t
     } else {
       let spec = specs[id]!
-      try makeRoom(for: estimateBytes(spec.path))
+      let bytes = estimateBytes(spec.path)
+      try makeRoom(for: bytes)
       let baseConfig = schedulerConfig()
       let kvMB = config.kvMegabytes
       let observer = metrics.observer(model: id)
       let maxQueue = config.maxQueue
+      let threads = config.threads
       let log = logger
       task = Task.detached {
         let start = Date()
+        defer {
+          log.info("loaded model", metadata: ["model": .string(id), "seconds": .string(String(format: "%.3f", Date().timeIntervalSince(start)))])
+        }
+        if Self.isEncoder(spec.path) {
+          return Loaded(engine: nil, embedder: EmbeddingService(embedder: try Embedder(path: spec.path, threads: threads)), bytes: bytes, lastUsed: Date())
+        }
         let model = try LoadedModel(path: spec.path)
         var cfg = baseConfig
         if let kvMB {
@@ -91,23 +122,28 @@ public actor ModelManager {
           let perToken = c.layers * c.kvHeads * c.headDim * 2 * MemoryLayout<Float>.size
           cfg.kvTokens = max(64, (kvMB << 20) / perToken)
         }
-        log.info("loaded model", metadata: ["model": .string(id), "seconds": .string(String(format: "%.3f", Date().timeIntervalSince(start)))])
-        return EngineService(model: model, config: cfg, maxQueue: maxQueue, observer: observer)
+        let engine = EngineService(model: model, config: cfg, maxQueue: maxQueue, observer: observer)
+        return Loaded(engine: engine, embedder: nil, bytes: bytes, lastUsed: Date())
       }
       loading[id] = task
     }
     do {
-      let engine = try await task.value
-      if loaded[id] == nil {
-        loaded[id] = Loaded(engine: engine, bytes: estimateBytes(specs[id]!.path), lastUsed: Date())
-      }
+      let l = try await task.value
+      if loaded[id] == nil { loaded[id] = l }
       loading[id] = nil
-      return (id, loaded[id]!.engine)
+      return (id, loaded[id]!)
     } catch {
       loading[id] = nil
       logger.error("model failed to load", metadata: ["model": .string(id), "error": .string("\(error)")])
       throw .unavailable("model '\(id)' failed to load: \(error)", retryAfter: 30)
     }
+  }
+
+  /// A folder (safetensors BERT) or a GGUF whose architecture is `bert` only embeds.
+  nonisolated static func isEncoder(_ path: String) -> Bool {
+    var isDir: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue { return true }
+    return (try? GGUFFile(path: path))?.architecture == "bert"
   }
 
   func schedulerConfig() -> Scheduler.Config {
@@ -131,7 +167,7 @@ public actor ModelManager {
     guard config.memoryBudgetBytes > 0 else { return }
     var used = loaded.values.reduce(0) { $0 + $1.bytes }
     guard used + bytes > config.memoryBudgetBytes else { return }
-    let victims = loaded.filter { !pinned.contains($0.key) && $0.value.engine.stats.running == 0 && $0.value.engine.stats.waiting == 0 }
+    let victims = loaded.filter { !pinned.contains($0.key) && $0.value.isIdle }
       .sorted { $0.value.lastUsed < $1.value.lastUsed }
     for (id, l) in victims where used + bytes > config.memoryBudgetBytes {
       unload(id)
@@ -145,15 +181,14 @@ public actor ModelManager {
   private func unload(_ id: String) {
     guard let l = loaded.removeValue(forKey: id) else { return }
     logger.info("unloading model", metadata: ["model": .string(id)])
-    Task { await l.engine.shutdown(grace: 0) }
+    if let engine = l.engine { Task { await engine.shutdown(grace: 0) } }
   }
 
   /// Unloads models idle for longer than keep-alive; called periodically.
   public func unloadIdle(now: Date = Date()) {
     guard config.keepAlive > 0 else { return }
-    for (id, l) in loaded where !pinned.contains(id) && now.timeIntervalSince(l.lastUsed) > config.keepAlive {
-      let s = l.engine.stats
-      if s.running == 0 && s.waiting == 0 { unload(id) }
+    for (id, l) in loaded where !pinned.contains(id) && now.timeIntervalSince(l.lastUsed) > config.keepAlive && l.isIdle {
+      unload(id)
     }
   }
 
@@ -179,19 +214,26 @@ public actor ModelManager {
 
   /// Engine gauges for /metrics.
   public func publishStats() {
-    for (id, l) in loaded { metrics.engineStats(model: id, l.engine.stats) }
+    for (id, l) in loaded { if let e = l.engine { metrics.engineStats(model: id, e.stats) } }
   }
 
   public func stats(for name: String) -> EngineStats? {
-    resolve(name).flatMap { loaded[$0]?.engine.stats }
+    resolve(name).flatMap { loaded[$0]?.engine?.stats }
   }
 
   /// Stops taking requests; in-flight ones get `grace` seconds; then every engine stops.
   public func drain(grace: Double) async {
     draining = true
-    let engines = loaded.values.map(\.engine)
+    let engines = loaded.values.compactMap(\.engine)
     await withTaskGroup(of: Void.self) { g in
       for e in engines { g.addTask { await e.shutdown(grace: grace) } }
     }
+  }
+}
+
+extension ModelManager.Loaded {
+  var isIdle: Bool {
+    guard let s = engine?.stats else { return true }
+    return s.running == 0 && s.waiting == 0
   }
 }

@@ -14,6 +14,7 @@ enum TestModels {
       ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../models").standardized.path
   }
   static var smol: String { dir + "/SmolLM2-135M-Instruct.Q4_1.gguf" }
+  static var minilm: String { dir + "/all-minilm-l6-v2" }
 }
 
 func testConfig(_ mutate: (inout ServerConfig) -> Void = { _ in }) -> ServerConfig {
@@ -168,6 +169,46 @@ let jsonHeaders: HTTPFields = [.contentType: "application/json"]
         #expect(text.contains("model=\"smol\""))
         #expect(text.contains("route=\"/v1/models/{model}\""))
         #expect(!text.contains("xyz-123"))
+      }
+    }
+  }
+
+  @Test func embeddingsFromEncoderAndDecoder() async throws {
+    let config = testConfig { $0.models.append(ServerConfig.ModelSpec(name: "minilm", path: TestModels.minilm)) }
+    let server = try await buildApplication(config: config, logger: quietLogger())
+    try await server.app.test(.router) { client in
+      do {
+        let r = try await client.execute(
+          uri: "/v1/embeddings", method: .post, headers: jsonHeaders,
+          body: body(#"{"model":"minilm","input":["A cat sits on the mat.","A kitten rests on a rug.","Interest rates rose."]}"#))
+        #expect(r.status == .ok)
+        #expect(r.headers[.hearthEmbedding] == "encoder")
+        let j = try parse(r.body)
+        let vectors = (j["data"]?.array ?? []).map { ($0["embedding"]?.array ?? []).compactMap(\.number) }
+        #expect(vectors.count == 3 && vectors.allSatisfy { $0.count == 384 })
+        func dot(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
+        #expect(abs(dot(vectors[0], vectors[0]) - 1) < 1e-4)
+        #expect(dot(vectors[0], vectors[1]) > dot(vectors[0], vectors[2]))
+        #expect((j["usage"]?["prompt_tokens"]?.int ?? 0) > 6)
+      }
+      do {
+        let r = try await client.execute(
+          uri: "/v1/embeddings", method: .post, headers: jsonHeaders, body: body(#"{"model":"smol","input":"hello","encoding_format":"base64"}"#))
+        #expect(r.status == .ok)
+        #expect(r.headers[.hearthEmbedding] == "decoder-pooled")
+        let b64 = try parse(r.body)["data"]?.array?.first?["embedding"]?.string ?? ""
+        #expect(Data(base64Encoded: b64)?.count == 576 * 4)
+      }
+      do {
+        let r = try await client.execute(
+          uri: "/v1/chat/completions", method: .post, headers: jsonHeaders, body: body(#"{"model":"minilm","messages":[{"role":"user","content":"x"}]}"#))
+        #expect(r.status == .badRequest)
+        #expect(try parse(r.body)["error"]?["code"]?.string == "model_not_generative")
+      }
+      do {
+        let r = try await client.execute(
+          uri: "/v1/embeddings", method: .post, headers: jsonHeaders, body: body(#"{"model":"minilm","input":"x","dimensions":12}"#))
+        #expect(r.status == .badRequest)
       }
     }
   }
