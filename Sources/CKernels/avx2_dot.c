@@ -217,6 +217,8 @@ void hk_avx2_fill(hk_kernels *k) {
   k->scale_f32 = scale_f32;
   hk_avx2_fill_quantize(k);
   hk_avx2_fill_gemm(k);
+  hk_avx2_fill_q16(k);
+  hk_avx2_fill_attention(k);
 }
 #else
 void hk_avx2_fill(hk_kernels *k) { (void)k; }

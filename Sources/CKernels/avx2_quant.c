@@ -4,15 +4,6 @@
 #include "avx2.h"
 #if defined(__x86_64__)
 
-AVX2_INLINE __m256 abs_ps(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
-
-AVX2_INLINE float hmax_ps(__m256 v) {
-  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-  m = _mm_max_ss(m, _mm_movehdup_ps(m));
-  return _mm_cvtss_f32(m);
-}
-
 /// roundf for each lane: truncate, then step away from zero when the dropped part is >= 0.5.
 AVX2_INLINE __m256i round_away(__m256 v) {
   __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);

@@ -52,3 +52,32 @@ void hk_quantize_rows(const hk_kernels *k, int act_type, const float *x, size_t 
                       size_t out_stride) {
   for (int t = 0; t < ntok; t++) k->quantize[act_type](x + (size_t)t * x_stride, (char *)out + (size_t)t * out_stride, n);
 }
+
+// ---- Q16 (int16 activations) -----------------------------------------------------------------
+
+size_t hk_gemm_q16_scratch_bytes(int n) {
+  // HK_GEMM_Q16_ROWS unpacked rows (int16), the same interleaved, and per group two scales and
+  // one min per row, plus alignment slack.
+  const size_t groups = (size_t)(n / HK_QK);
+  return (size_t)HK_GEMM_Q16_ROWS * 2 * (size_t)n * 2 + groups * HK_GEMM_Q16_ROWS * 12 + 128;
+}
+
+int hk_supports_q16(const hk_kernels *k, int type) {
+  return type >= 0 && type < HK_TYPE_COUNT && k->vec_dot_q16[type] != NULL;
+}
+
+void hk_dot_rows_q16(const hk_kernels *k, int type, int n, const void *w, size_t w_stride, int nrows, const void *a,
+                     size_t a_stride, int ntok, float *out, size_t out_stride) {
+  hk_gemm_by_vec_dot(k->vec_dot_q16[type], n, w, w_stride, nrows, a, a_stride, ntok, out, out_stride);
+}
+
+void hk_gemm_q16(const hk_kernels *k, int type, int n, const void *w, size_t w_stride, int nrows, const void *a,
+                 size_t a_stride, int ntok, float *out, size_t out_stride, void *scratch) {
+  if (k->gemm_q16[type]) k->gemm_q16[type](n, w, w_stride, nrows, a, a_stride, ntok, out, out_stride, scratch);
+  else hk_gemm_by_vec_dot(k->vec_dot_q16[type], n, w, w_stride, nrows, a, a_stride, ntok, out, out_stride);
+}
+
+void hk_quantize_rows_q16(const hk_kernels *k, const float *x, size_t x_stride, int ntok, int n, void *out,
+                          size_t out_stride) {
+  for (int t = 0; t < ntok; t++) k->quantize_q16(x + (size_t)t * x_stride, (char *)out + (size_t)t * out_stride, n);
+}

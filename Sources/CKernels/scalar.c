@@ -243,4 +243,6 @@ void hk_scalar_fill(hk_kernels *k) {
   k->dot_f32 = dot_f32_f32;
   k->axpy_f32 = axpy_f32;
   k->scale_f32 = scale_f32;
+  hk_scalar_fill_q16(k);
+  hk_scalar_fill_attention(k);
 }

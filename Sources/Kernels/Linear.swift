@@ -2,12 +2,16 @@ import CKernels
 import GGUF
 
 /// How `Linear.matmul` computes.
-public enum KernelMode: Sendable {
-  /// Quantized activations (Q8_0 / Q8_1 / Q8_K as the weight type asks) and SIMD integer dot
-  /// products: llama.cpp's arithmetic.
+public enum KernelMode: Sendable, CaseIterable {
+  /// The default: activations quantized to Q16 (int16, one f32 scale per 32 values) and SIMD
+  /// integer dot products. About as fast as 8 bits on AVX2 and ~250x closer to f32 (docs/kernels.md).
   case fast
-  /// f32 activations against weights dequantized by the scalar reference, summed in Double: the
-  /// yardstick for correctness tests.
+  /// llama.cpp's arithmetic: activations quantized to 8 bits (Q8_0 / Q8_1 / Q8_K as the weight
+  /// type asks). Kept for comparison and benchmarks; less accurate than llama.cpp's own bar on
+  /// the reference tests, so not a default.
+  case fastInt8
+  /// f32 activations against weights dequantized by the bit-exact reference, SIMD f32 dots with
+  /// 32 partial sums: the yardstick for correctness tests (within ~1e-6 of a Double dot).
   case exact
 }
 
@@ -15,9 +19,20 @@ public enum Linear {
   /// Below this many tokens each (row, token) pair gets its own vec_dot (decode); from it on,
   /// the multi-row gemm kernels unpack each weight tile once and reuse it across tokens.
   static let gemmMinTokens = 4
-  /// Tokens per gemm task: their quantized activations (~150 KB for 2048 columns) stay in L2
-  /// while every row tile streams past them.
+  /// Tokens per gemm task: their quantized activations stay in L2 while row tiles stream past.
   static let gemmTokenChunk = 64
+
+  /// One product of a group that shares its input: y[t*yStride + r] = dot(w row r, x row t).
+  public struct Output: @unchecked Sendable {
+    public let w: WeightMatrix
+    public let y: UnsafeMutablePointer<Float>
+    public let yStride: Int
+    public init(_ w: WeightMatrix, y: UnsafeMutablePointer<Float>, yStride: Int? = nil) {
+      self.w = w
+      self.y = y
+      self.yStride = yStride ?? w.rows
+    }
+  }
 
   /// y[t*yStride + r] = dot(W row r, x[t*xStride ..< +cols]) for t in 0..<tokens, r in 0..<W.rows.
   /// Multi-threaded over rows (and over token chunks for big batches).
@@ -25,97 +40,184 @@ public enum Linear {
     _ w: WeightMatrix, x: UnsafePointer<Float>, xStride: Int, tokens: Int, y: UnsafeMutablePointer<Float>, yStride: Int,
     mode: KernelMode, workspace ws: KernelWorkspace
   ) {
-    precondition(w.cols <= ws.maxCols, "Linear.matmul: \(w.cols) columns exceed the workspace's \(ws.maxCols)")
-    precondition(xStride >= w.cols && (tokens <= 1 || yStride >= w.rows), "Linear.matmul: strides too small")
+    matmul(Output(w, y: y, yStride: yStride), nil, nil, x: x, xStride: xStride, tokens: tokens, mode: mode, workspace: ws)
+  }
+
+  /// Two or three products of the same input (Q/K/V, gate/up) in one call: in fast mode the
+  /// input is quantized once and all rows share one dispatch to the thread pool.
+  public static func matmul(
+    _ a: Output, _ b: Output?, _ c: Output? = nil, x: UnsafePointer<Float>, xStride: Int, tokens: Int, mode: KernelMode,
+    workspace ws: KernelWorkspace
+  ) {
+    let group = Group(a, b, c)
+    for i in 0..<group.count {
+      let o = group[i]
+      precondition(o.w.cols == a.w.cols, "Linear.matmul: outputs of one call must share the input width")
+      precondition(o.w.cols <= ws.maxCols, "Linear.matmul: \(o.w.cols) columns exceed the workspace's \(ws.maxCols)")
+      precondition(xStride >= o.w.cols && (tokens <= 1 || o.yStride >= o.w.rows), "Linear.matmul: strides too small")
+    }
     var t0 = 0
     while t0 < tokens {
       let n = min(ws.maxTokens, tokens - t0)
-      let xs = x + t0 * xStride, ys = y + t0 * yStride
+      let chunk = group.advanced(by: t0)
+      let xs = x + t0 * xStride
       switch mode {
-      case .exact: exact(w, xs, xStride, n, ys, yStride, ws)
-      case .fast: fast(w, xs, xStride, n, ys, yStride, ws)
+      case .exact: for i in 0..<chunk.count { exact(chunk[i], xs, xStride, n, ws) }
+      case .fastInt8: for i in 0..<chunk.count { int8(chunk[i], xs, xStride, n, ws) }
+      case .fast: q16(chunk, xs, xStride, n, ws)
       }
       t0 += n
     }
   }
 
+  /// Up to three outputs, stored inline (no allocation per call).
+  struct Group {
+    let items: (Output, Output?, Output?)
+    let count: Int
+    init(_ a: Output, _ b: Output?, _ c: Output?) {
+      items = (a, b, c)
+      count = 1 + (b == nil ? 0 : 1) + (c == nil ? 0 : 1)
+      precondition(b != nil || c == nil, "Linear.matmul: pass the second output before the third")
+    }
+    subscript(i: Int) -> Output { i == 0 ? items.0 : (i == 1 ? items.1! : items.2!) }
+    /// The same outputs with y moved on by `tokens` rows.
+    func advanced(by tokens: Int) -> Group {
+      func move(_ o: Output?) -> Output? { o.map { Output($0.w, y: $0.y + tokens * $0.yStride, yStride: $0.yStride) } }
+      return Group(move(items.0)!, move(items.1), move(items.2))
+    }
+  }
+
   // MARK: - exact
 
-  private static func exact(
-    _ w: WeightMatrix, _ x: UnsafePointer<Float>, _ xStride: Int, _ tokens: Int, _ y: UnsafeMutablePointer<Float>,
-    _ yStride: Int, _ ws: KernelWorkspace
-  ) {
+  private static func exact(_ o: Output, _ x: UnsafePointer<Float>, _ xStride: Int, _ tokens: Int, _ ws: KernelWorkspace) {
+    let w = o.w
+    let f32 = KernelLevel.preferred.table
     let chunks = taskCount(rows: w.rows, threads: ws.threads.threads, align: 1)
     ws.threads.run(tasks: chunks) { task, thread in
       let rowBuf = ws.scratch(thread: thread).assumingMemoryBound(to: Float.self)
       for r in rowRange(task, chunks, w.rows, align: 1) {
-        Reference.dequantize(w.type, w.row(r), rowBuf, count: w.cols)
-        for t in 0..<tokens {
-          let xt = x + t * xStride
-          var s = 0.0
-          for i in 0..<w.cols { s += Double(rowBuf[i]) * Double(xt[i]) }
-          y[t * yStride + r] = Float(s)
+        let row: UnsafePointer<Float>
+        if w.type == .f32 {
+          row = w.row(r).assumingMemoryBound(to: Float.self)
+        } else {
+          Reference.dequantize(w.type, w.row(r), rowBuf, count: w.cols)
+          row = UnsafePointer(rowBuf)
         }
+        for t in 0..<tokens { o.y[t * o.yStride + r] = f32.pointee.dot_f32(Int32(w.cols), row, x + t * xStride) }
       }
     }
   }
 
-  // MARK: - fast
+  // MARK: - fast, 8-bit activations (llama.cpp's arithmetic)
 
-  private static func fast(
-    _ w: WeightMatrix, _ x: UnsafePointer<Float>, _ xStride: Int, _ tokens: Int, _ y: UnsafeMutablePointer<Float>,
-    _ yStride: Int, _ ws: KernelWorkspace
-  ) {
+  private static func int8(_ o: Output, _ x: UnsafePointer<Float>, _ xStride: Int, _ tokens: Int, _ ws: KernelWorkspace) {
+    let w = o.w
     let k = ws.level.table
     let type = Int32(w.type.rawValue)
     precondition(hk_supports(k, type) != 0, "Linear.matmul: no kernel for \(w.type.name)")
     let act = TypeTraits.of(w.type)!.activation
     let pool = ws.threads
-    let n = Int32(w.cols), wStride = w.rowBytes, outStride = yStride
-
-    // Activations: f32 as given for float weights, otherwise quantized once into the workspace.
-    let a: UnsafeRawPointer, aStride: Int
-    if act == .f32 {
-      a = UnsafeRawPointer(x)
-      aStride = 4 * xStride
-    } else {
-      let dst = ws.activations, rb = ws.activationRowBytes, actType = Int32(act.rawValue)
-      if tokens >= 8 && pool.threads > 1 {
-        let parts = min(tokens, pool.threads * 2)
-        pool.run(tasks: parts) { p in
-          let r = rowRange(p, parts, tokens, align: 1)
-          hk_quantize_rows(k, actType, x + r.lowerBound * xStride, xStride, Int32(r.count), n, dst + r.lowerBound * rb, rb)
+    let n = Int32(w.cols), wStride = w.rowBytes
+    let (a, aStride) = act == .f32
+      ? (UnsafeRawPointer(x), 4 * xStride)
+      : quantizeAll(x, xStride, tokens, cols: w.cols, ws) { src, stride, count, dst, rb in
+          hk_quantize_rows(k, Int32(act.rawValue), src, stride, Int32(count), n, dst, rb)
         }
-      } else {
-        hk_quantize_rows(k, actType, x, xStride, Int32(tokens), n, dst, rb)
-      }
-      a = UnsafeRawPointer(dst)
-      aStride = rb
-    }
-
     if tokens < gemmMinTokens {
       let chunks = taskCount(rows: w.rows, threads: pool.threads, align: 4)
       pool.run(tasks: chunks) { task in
         let r = rowRange(task, chunks, w.rows, align: 4)
         if r.isEmpty { return }
-        hk_dot_rows(k, type, n, w.row(r.lowerBound), wStride, Int32(r.count), a, aStride, Int32(tokens),
-                    y + r.lowerBound, outStride)
+        hk_dot_rows(k, type, n, w.row(r.lowerBound), wStride, Int32(r.count), a, aStride, Int32(tokens), o.y + r.lowerBound, o.yStride)
       }
       return
     }
-
     let rowChunks = taskCount(rows: w.rows, threads: pool.threads, align: Int(HK_GEMM_ROWS))
     let tokenChunks = (tokens + gemmTokenChunk - 1) / gemmTokenChunk
-    // Task i: token chunk i / rowChunks, row chunk i % rowChunks, so all threads share one token
-    // chunk at a time.
     pool.run(tasks: rowChunks * tokenChunks) { task, thread in
       let r = rowRange(task % rowChunks, rowChunks, w.rows, align: Int(HK_GEMM_ROWS))
       if r.isEmpty { return }
-      let tc = task / rowChunks
-      let t0 = tc * gemmTokenChunk, nt = min(gemmTokenChunk, tokens - t0)
+      let t0 = (task / rowChunks) * gemmTokenChunk, nt = min(gemmTokenChunk, tokens - t0)
       hk_gemm(k, type, n, w.row(r.lowerBound), wStride, Int32(r.count), a + t0 * aStride, aStride, Int32(nt),
-              y + t0 * outStride + r.lowerBound, outStride, ws.scratch(thread: thread))
+              o.y + t0 * o.yStride + r.lowerBound, o.yStride, ws.scratch(thread: thread))
     }
+  }
+
+  // MARK: - fast, Q16 activations (the default)
+
+  private static func q16(_ g: Group, _ x: UnsafePointer<Float>, _ xStride: Int, _ tokens: Int, _ ws: KernelWorkspace) {
+    let k = ws.level.table
+    let pool = ws.threads
+    let cols = g[0].w.cols
+    var quantized = false
+    for i in 0..<g.count where TypeTraits.of(g[i].w.type)!.activation != .f32 {
+      precondition(hk_supports_q16(k, Int32(g[i].w.type.rawValue)) != 0, "Linear.matmul: no kernel for \(g[i].w.type.name)")
+      quantized = true
+    }
+    // One quantization serves every quantized matrix of the group; float matrices read x.
+    let (a, aStride) = quantized
+      ? quantizeAll(x, xStride, tokens, cols: cols, ws) { src, stride, count, dst, rb in
+          hk_quantize_rows_q16(k, src, stride, Int32(count), Int32(cols), dst, rb)
+        }
+      : (UnsafeRawPointer(x), 4 * xStride)
+
+    // Tasks: output i owns a contiguous range of task numbers, each a (row chunk, token chunk).
+    let decode = tokens < gemmMinTokens
+    let align = decode ? 4 : Int(HK_GEMM_Q16_ROWS)
+    let tokenChunks = decode ? 1 : (tokens + gemmTokenChunk - 1) / gemmTokenChunk
+    var rowChunks = (0, 0, 0), total = 0
+    for i in 0..<g.count {
+      let c = taskCount(rows: g[i].w.rows, threads: pool.threads, align: align)
+      if i == 0 { rowChunks.0 = c } else if i == 1 { rowChunks.1 = c } else { rowChunks.2 = c }
+      total += c * tokenChunks
+    }
+    let starts = (0, rowChunks.0 * tokenChunks, (rowChunks.0 + rowChunks.1) * tokenChunks)
+    pool.run(tasks: total) { task, thread in
+      let i = task >= starts.2 && g.count > 2 ? 2 : (task >= starts.1 && g.count > 1 ? 1 : 0)
+      let local = task - (i == 0 ? starts.0 : (i == 1 ? starts.1 : starts.2))
+      let chunks = i == 0 ? rowChunks.0 : (i == 1 ? rowChunks.1 : rowChunks.2)
+      let o = g[i], w = o.w
+      let r = rowRange(local % chunks, chunks, w.rows, align: align)
+      if r.isEmpty { return }
+      let type = Int32(w.type.rawValue), n = Int32(w.cols)
+      let floatWeights = TypeTraits.of(w.type)!.activation == .f32
+      let (act, stride) = floatWeights ? (UnsafeRawPointer(x), 4 * xStride) : (a, aStride)
+      if decode {
+        if floatWeights {
+          hk_dot_rows(k, type, n, w.row(r.lowerBound), w.rowBytes, Int32(r.count), act, stride, Int32(tokens), o.y + r.lowerBound, o.yStride)
+        } else {
+          hk_dot_rows_q16(k, type, n, w.row(r.lowerBound), w.rowBytes, Int32(r.count), act, stride, Int32(tokens), o.y + r.lowerBound, o.yStride)
+        }
+        return
+      }
+      let t0 = (local / chunks) * gemmTokenChunk, nt = min(gemmTokenChunk, tokens - t0)
+      let y = o.y + t0 * o.yStride + r.lowerBound
+      if floatWeights {
+        hk_dot_rows(k, type, n, w.row(r.lowerBound), w.rowBytes, Int32(r.count), act + t0 * stride, stride, Int32(nt), y, o.yStride)
+      } else {
+        hk_gemm_q16(k, type, n, w.row(r.lowerBound), w.rowBytes, Int32(r.count), act + t0 * stride, stride, Int32(nt), y, o.yStride,
+                    ws.scratch(thread: thread))
+      }
+    }
+  }
+
+  /// Quantizes `tokens` rows of x into the workspace (in parallel for big batches) and returns
+  /// where they are and their stride.
+  private static func quantizeAll(
+    _ x: UnsafePointer<Float>, _ xStride: Int, _ tokens: Int, cols: Int, _ ws: KernelWorkspace,
+    _ quantize: (UnsafePointer<Float>, Int, Int, UnsafeMutableRawPointer, Int) -> Void
+  ) -> (UnsafeRawPointer, Int) {
+    let dst = ws.activations, rb = ws.activationRowBytes, pool = ws.threads
+    if tokens >= 8 && pool.threads > 1 {
+      let parts = min(tokens, pool.threads * 2)
+      pool.run(tasks: parts) { p in
+        let r = rowRange(p, parts, tokens, align: 1)
+        quantize(x + r.lowerBound * xStride, xStride, r.count, dst + r.lowerBound * rb, rb)
+      }
+    } else {
+      quantize(x, xStride, tokens, dst, rb)
+    }
+    return (UnsafeRawPointer(dst), rb)
   }
 
   // MARK: - work split

@@ -44,13 +44,33 @@ enum Decoder {
     Linear.matmul(w, x: x, xStride: w.cols, tokens: tokens, y: y, yStride: w.rows, mode: state.mode, workspace: state.workspace)
   }
 
-  /// Rotates q and k of every token by its position.
-  static func rope(_ rope: RoPE, _ batch: Batch, state: ForwardState) {
-    let c = state.config
+  /// Two or three products of the same input (gate/up, Q/K/V): one quantization of x and one
+  /// dispatch to the thread pool instead of one each.
+  @inline(__always)
+  static func linear(
+    _ a: (WeightMatrix, UnsafeMutablePointer<Float>), _ b: (WeightMatrix, UnsafeMutablePointer<Float>),
+    _ c: (WeightMatrix, UnsafeMutablePointer<Float>)? = nil, x: UnsafePointer<Float>, tokens: Int, state: ForwardState
+  ) {
+    Linear.matmul(.init(a.0, y: a.1), .init(b.0, y: b.1), c.map { .init($0.0, y: $0.1) }, x: x, xStride: a.0.cols,
+                  tokens: tokens, mode: state.mode, workspace: state.workspace)
+  }
+
+  /// cos and sin of every batch token's angles for `rope`, into table `slot` (0 or 1); once per
+  /// step, before the layers.
+  static func ropeAngles(_ rope: RoPE, slot: Int, _ batch: Batch, state: ForwardState) {
+    let half = rope.dim / 2, base = slot * state.maxBatch * half
     for i in 0..<batch.count {
-      let pos = Int(batch.positions[i])
-      rope.apply(state.q + i * c.qDim, heads: c.heads, headDim: c.headDim, pos: pos, cos: state.ropeCos, sin: state.ropeSin)
-      rope.apply(state.k + i * c.kvDim, heads: c.kvHeads, headDim: c.headDim, pos: pos, cos: state.ropeCos, sin: state.ropeSin)
+      rope.angles(pos: Int(batch.positions[i]), cos: state.ropeCos + base + i * half, sin: state.ropeSin + base + i * half)
+    }
+  }
+
+  /// Rotates q and k of every token by its position, with the angles of table `slot`.
+  static func rope(_ rope: RoPE, slot: Int, _ batch: Batch, state: ForwardState) {
+    let c = state.config, half = rope.dim / 2, base = slot * state.maxBatch * half
+    for i in 0..<batch.count {
+      let cos = state.ropeCos + base + i * half, sin = state.ropeSin + base + i * half
+      rope.apply(state.q + i * c.qDim, heads: c.heads, headDim: c.headDim, cos: cos, sin: sin)
+      rope.apply(state.k + i * c.kvDim, heads: c.kvHeads, headDim: c.headDim, cos: cos, sin: sin)
     }
   }
 
@@ -68,58 +88,70 @@ enum Decoder {
   }
 
   /// att[t, h] = softmax(q[t, h] · K[0...pos]ᵀ · scale) · V over the token's own sequence
-  /// (causal; limited to the last `window` positions on sliding-window layers).
-  static func attend(layer: Int, _ batch: Batch, cache: KVCache, state: ForwardState, window: Int?) {
-    let c = state.config
-    let pairs = batch.count * c.heads
-    let tasks = min(state.pool.threads, pairs)
+  /// (causal; limited to the last `window` positions on sliding-window layers). Few tokens
+  /// (decode): one kernel call per (token, KV head) with the group's query heads together, so
+  /// each key row serves them all. Many tokens (prompts): one call per (head, run of up to 16
+  /// tokens of one sequence), so each key row serves the run's tokens.
+  static func attend(layer: Int, _ batch: Batch, cache: KVCache, state s: ForwardState, window: Int?) {
+    let c = s.config, hd = c.headDim, bt = cache.blockTokens, n = batch.count
     let group = c.heads / c.kvHeads
-    state.pool.run(tasks: tasks) { task in
-      let scores = state.scores + task * state.scoreStride
-      let lo = pairs * task / tasks, hi = pairs * (task + 1) / tasks
-      for pair in lo..<hi {
-        let i = pair / c.heads, h = pair % c.heads
-        attendOne(layer: layer, token: i, head: h, kvHead: h / group, batch, cache: cache, state: state, window: window, scores: scores)
+    let (scratch, scratchFloats) = s.attentionScratch(blockTokens: bt)
+    let keys = cache.keys[layer], values = cache.values[layer], headRows = bt * hd
+    let byGroup = n < 4 && group > 1
+    for i in 0..<n {
+      let p = Int32(batch.positions[i]), lo = Int32(window.map { max(0, Int(p) - $0 + 1) } ?? 0)
+      if byGroup {
+        for h in 0..<group { s.attnLo[i * group + h] = lo; s.attnHi[i * group + h] = p }
+      } else {
+        s.attnLo[i] = lo
+        s.attnHi[i] = p
+      }
+    }
+    if byGroup {
+      // With fewer (token, KV head) pairs than threads (Gemma 3 has one KV head), a group's heads
+      // are split between tasks so that every thread has work.
+      let pairs = n * c.kvHeads, parts = min(group, max(1, (s.pool.threads + pairs - 1) / pairs))
+      s.pool.run(tasks: pairs * parts) { task, thread in
+        let i = task / (c.kvHeads * parts), g = (task / parts) % c.kvHeads, part = task % parts
+        let h0 = group * part / parts, h1 = group * (part + 1) / parts
+        let first = g * group + h0
+        let qs = AttentionQueries(
+          count: h1 - h0, headDim: hd, q: s.q + i * c.qDim + first * hd, stride: hd, lo: s.attnLo + i * group,
+          hi: s.attnHi + i * group, out: s.att + i * c.qDim + first * hd, outStride: hd)
+        s.tables[i].withUnsafeBufferPointer { t in
+          Attention.run(qs, table: t.baseAddress!, blockTokens: bt, keys: keys + g * headRows, values: values + g * headRows,
+                        blockStride: cache.blockStride, scale: c.attentionScale, scratch: scratch + thread * scratchFloats)
+        }
+      }
+      return
+    }
+    // Runs: consecutive tokens of one sequence, at most 16 each.
+    var runs = 0
+    for i in 0..<n where i == 0 || batch.sequences[i] != batch.sequences[i - 1] || i - Int(s.attnRuns[runs - 1]) >= 16 {
+      s.attnRuns[runs] = Int32(i)
+      runs += 1
+    }
+    s.attnRuns[runs] = Int32(n)
+    s.pool.run(tasks: runs * c.heads) { task, thread in
+      let r = task / c.heads, h = task % c.heads, g = h / group
+      let t0 = Int(s.attnRuns[r]), count = Int(s.attnRuns[r + 1]) - t0
+      let qs = AttentionQueries(
+        count: count, headDim: hd, q: s.q + t0 * c.qDim + h * hd, stride: c.qDim, lo: s.attnLo + t0, hi: s.attnHi + t0,
+        out: s.att + t0 * c.qDim + h * hd, outStride: c.qDim)
+      s.tables[t0].withUnsafeBufferPointer { t in
+        Attention.run(qs, table: t.baseAddress!, blockTokens: bt, keys: keys + g * headRows, values: values + g * headRows,
+                      blockStride: cache.blockStride, scale: c.attentionScale, scratch: scratch + thread * scratchFloats)
       }
     }
   }
 
-  private static func attendOne(
-    layer: Int, token i: Int, head h: Int, kvHead g: Int, _ batch: Batch, cache: KVCache, state: ForwardState,
-    window: Int?, scores: UnsafeMutablePointer<Float>
-  ) {
-    let c = state.config, hd = c.headDim, bt = cache.blockTokens
-    let pos = Int(batch.positions[i])
-    let first = window.map { max(0, pos - $0 + 1) } ?? 0
-    let q = state.q + i * c.qDim + h * hd
-    let out = state.att + i * c.qDim + h * hd
-    let table = state.tables[i]
-    let scale = c.attentionScale
-    var maxScore = -Float.infinity
-    for j in first...pos {
-      let kRow = cache.keyBlock(layer, table[j / bt], g) + (j % bt) * hd
-      let s = VecOps.dot(q, kRow, hd) * scale
-      scores[j - first] = s
-      if s > maxScore { maxScore = s }
-    }
-    let n = pos - first + 1
-    var sum: Float = 0
-    for j in 0..<n {
-      let e = expf(scores[j] - maxScore)
-      scores[j] = e
-      sum += e
-    }
-    let inv = 1 / sum
-    out.update(repeating: 0, count: hd)
-    for j in first...pos {
-      let vRow = cache.valueBlock(layer, table[j / bt], g) + (j % bt) * hd
-      VecOps.axpy(scores[j - first] * inv, vRow, out, hd)
-    }
-  }
-
   /// Final norm of the rows that want logits, then the output projection into state.logits.
+  /// With `state.hidden`, every row's final-normed state is kept there too (embeddings).
   static func logits(norm: UnsafePointer<Float>, output: WeightMatrix, _ batch: Batch, state: ForwardState) -> Int {
     let c = state.config
+    if let h = state.hidden {
+      for i in 0..<batch.count { Ops.rmsNorm(state.x + i * c.dim, norm, h + i * c.dim, n: c.dim, eps: c.rmsEps) }
+    }
     var n = 0
     for i in 0..<batch.count where batch.wantsLogits[i] {
       Ops.rmsNorm(state.x + i * c.dim, norm, state.outRows + n * c.dim, n: c.dim, eps: c.rmsEps)

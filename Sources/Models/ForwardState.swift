@@ -23,17 +23,28 @@ public final class ForwardState: @unchecked Sendable {
   let outRows: UnsafeMutablePointer<Float>  // [maxOutputs, dim] final-normed rows that need logits
   /// Logits, one row of `vocabSize` per output token, in batch order.
   public let logits: UnsafeMutablePointer<Float>  // [maxOutputs, vocab]
-  /// Per-task attention scores, each as long as the context.
-  let scores: UnsafeMutablePointer<Float>  // [tasks, contextLength]
-  let scoreStride: Int
-  let ropeCos: UnsafeMutablePointer<Float>
-  let ropeSin: UnsafeMutablePointer<Float>
+  /// Final-normed hidden state of every token of the last step, kept only when the state was
+  /// made with `keepHidden` (decoder-pooled embeddings); nil otherwise, so generation pays nothing.
+  public let hidden: UnsafeMutablePointer<Float>?  // [B, dim]
+  /// cos and sin of each batch token's rotation angles, per RoPE base (Gemma has two), computed
+  /// once per step rather than once per layer.
+  let ropeCos: UnsafeMutablePointer<Float>  // [2, B, ropeDim / 2]
+  let ropeSin: UnsafeMutablePointer<Float>  // [2, B, ropeDim / 2]
+  /// Each batch token's key range in attention: first and last position it sees, repeated for
+  /// each query head of a KV group (decode passes a group's heads as one call).
+  let attnLo: UnsafeMutablePointer<Int32>  // [B * heads]
+  let attnHi: UnsafeMutablePointer<Int32>  // [B * heads]
+  /// Start of each run of batch tokens that attention processes together (same sequence).
+  let attnRuns: UnsafeMutablePointer<Int32>  // [B + 1]
+  /// Per-thread scratch of the attention kernel, sized for the cache's block length on first use.
+  private(set) var attnScratch: UnsafeMutablePointer<Float>?
+  private(set) var attnScratchFloats = 0
   /// Block tables of the batch's tokens, refreshed each step (capacity kept).
   var tables: [[Int32]] = []
 
   private var allocations: [UnsafeMutablePointer<Float>] = []
 
-  init(config c: ModelConfig, maxBatch: Int, maxOutputs: Int, mode: KernelMode, pool: ThreadPool) {
+  init(config c: ModelConfig, maxBatch: Int, maxOutputs: Int, mode: KernelMode, pool: ThreadPool, keepHidden: Bool = false) {
     self.config = c
     self.maxBatch = max(1, maxBatch)
     self.maxOutputs = max(1, maxOutputs)
@@ -58,17 +69,42 @@ public final class ForwardState: @unchecked Sendable {
     up = alloc(b * c.ffnDim)
     outRows = alloc(self.maxOutputs * c.dim)
     logits = alloc(self.maxOutputs * c.vocabSize)
-    scoreStride = c.contextLength
-    scores = alloc(pool.threads * c.contextLength)
-    ropeCos = alloc(c.headDim)
-    ropeSin = alloc(c.headDim)
+    hidden = keepHidden ? alloc(b * c.dim) : nil
+    ropeCos = alloc(2 * b * max(1, c.ropeDim / 2))
+    ropeSin = alloc(2 * b * max(1, c.ropeDim / 2))
+    attnLo = .allocate(capacity: b * c.heads)
+    attnHi = .allocate(capacity: b * c.heads)
+    attnRuns = .allocate(capacity: b + 1)
     allocations = allocs
     let widest = max(c.dim, c.qDim, c.ffnDim)
     workspace = KernelWorkspace(maxTokens: b, maxCols: widest, threads: pool)
     tables.reserveCapacity(b)
   }
 
-  deinit { for p in allocations { p.deallocate() } }
+  deinit {
+    for p in allocations { p.deallocate() }
+    attnLo.deallocate()
+    attnHi.deallocate()
+    attnRuns.deallocate()
+    attnScratch?.deallocate()
+  }
+
+  /// Attention scratch of thread `thread` for cache blocks of `blockTokens` (allocated once, on
+  /// the first step, or again only if a cache with longer blocks comes along).
+  func attentionScratch(blockTokens: Int) -> (UnsafeMutablePointer<Float>, Int) {
+    let need = Attention.scratchFloats(blockTokens: blockTokens)
+    if need > attnScratchFloats {
+      attnScratch?.deallocate()
+      attnScratch = .allocate(capacity: need * pool.threads)
+      attnScratchFloats = need
+    }
+    return (attnScratch!, attnScratchFloats)
+  }
+
+  /// Hidden row of batch token `i` after the final norm (nil unless made with `keepHidden`).
+  public func hiddenRow(_ i: Int) -> UnsafeBufferPointer<Float>? {
+    hidden.map { UnsafeBufferPointer(start: $0 + i * config.dim, count: config.dim) }
+  }
 
   /// Logits row `i` (in the order of the batch's tokens that asked for logits).
   public func logitsRow(_ i: Int) -> UnsafeMutableBufferPointer<Float> {

@@ -80,15 +80,16 @@ public final class Gemma3: LanguageModel, @unchecked Sendable {
     try Decoder.prepare(batch, cache: cache, state: s)
     let c = config, n = batch.count
     Decoder.embed(embedding, batch, state: s, scale: c.embeddingScale)  // x: [B, dim]
+    Decoder.ropeAngles(ropeGlobal, slot: 0, batch, state: s)
+    Decoder.ropeAngles(ropeLocal, slot: 1, batch, state: s)
     for (l, w) in layers.enumerated() {
       let local = c.isSliding(layer: l)
       for i in 0..<n { Ops.rmsNorm(s.x + i * c.dim, w.attnNorm, s.xn + i * c.dim, n: c.dim, eps: c.rmsEps) }
-      Decoder.linear(w.wq, s.xn, s.q, tokens: n, state: s)  // q: [B, heads * headDim]
-      Decoder.linear(w.wk, s.xn, s.k, tokens: n, state: s)  // k: [B, kvHeads * headDim]
-      Decoder.linear(w.wv, s.xn, s.v, tokens: n, state: s)  // v: [B, kvHeads * headDim]
+      // q: [B, heads * headDim], k and v: [B, kvHeads * headDim]
+      Decoder.linear((w.wq, s.q), (w.wk, s.k), (w.wv, s.v), x: s.xn, tokens: n, state: s)
       Ops.rmsNormRows(s.q, w.qNorm, rows: n * c.heads, n: c.headDim, eps: c.rmsEps)
       Ops.rmsNormRows(s.k, w.kNorm, rows: n * c.kvHeads, n: c.headDim, eps: c.rmsEps)
-      Decoder.rope(local ? ropeLocal : ropeGlobal, batch, state: s)
+      Decoder.rope(local ? ropeLocal : ropeGlobal, slot: local ? 1 : 0, batch, state: s)
       Decoder.storeKV(layer: l, batch, cache: cache, state: s)
       Decoder.attend(layer: l, batch, cache: cache, state: s, window: local ? c.slidingWindow : nil)
       Decoder.linear(w.wo, s.att, s.proj, tokens: n, state: s)  // proj: [B, dim]
@@ -96,8 +97,7 @@ public final class Gemma3: LanguageModel, @unchecked Sendable {
       Ops.add(s.x, s.proj, n: n * c.dim)
 
       for i in 0..<n { Ops.rmsNorm(s.x + i * c.dim, w.ffnNorm, s.xn + i * c.dim, n: c.dim, eps: c.rmsEps) }
-      Decoder.linear(w.gate, s.xn, s.gate, tokens: n, state: s)  // gate: [B, ffnDim]
-      Decoder.linear(w.up, s.xn, s.up, tokens: n, state: s)  // up: [B, ffnDim]
+      Decoder.linear((w.gate, s.gate), (w.up, s.up), x: s.xn, tokens: n, state: s)  // gate, up: [B, ffnDim]
       Ops.geglu(s.gate, s.up, n: n * c.ffnDim)
       Decoder.linear(w.down, s.gate, s.proj, tokens: n, state: s)  // proj: [B, dim]
       for i in 0..<n { Ops.rmsNorm(s.proj + i * c.dim, w.postFfnNorm, s.proj + i * c.dim, n: c.dim, eps: c.rmsEps) }

@@ -17,8 +17,12 @@ public protocol LanguageModel: AnyObject, Sendable {
 
 extension LanguageModel {
   /// Activation buffers for batches of up to `maxBatch` tokens, `maxOutputs` of them with logits.
-  public func makeState(maxBatch: Int = 512, maxOutputs: Int = 64, mode: KernelMode = .fast, pool: ThreadPool) -> ForwardState {
-    ForwardState(config: config, maxBatch: maxBatch, maxOutputs: maxOutputs, mode: mode, pool: pool)
+  /// `keepHidden` also keeps every token's final-normed hidden state (`state.hidden`), for
+  /// decoder-pooled embeddings.
+  public func makeState(
+    maxBatch: Int = 512, maxOutputs: Int = 64, mode: KernelMode = .fast, pool: ThreadPool, keepHidden: Bool = false
+  ) -> ForwardState {
+    ForwardState(config: config, maxBatch: maxBatch, maxOutputs: maxOutputs, mode: mode, pool: pool, keepHidden: keepHidden)
   }
 
   /// A KV cache for this model holding `maxTokens` positions (over all sequences).

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// Small element-wise operations of the forward pass. Matrix products are in Kernels; these are
 /// the cheap steps between them, written as plain loops the compiler vectorizes.
@@ -31,21 +32,14 @@ enum Ops {
     for r in 0..<rows { add(x + r * stride, bias, n: n) }
   }
 
-  /// gate = silu(gate) * up (SwiGLU).
+  /// gate = silu(gate) * up (SwiGLU), eight lanes at a time with a vector exp.
   static func swiglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, n: Int) {
-    for i in 0..<n {
-      let g = gate[i]
-      gate[i] = g / (1 + expf(-g)) * up[i]
-    }
+    VecOps.siluMul(gate, up, n)
   }
 
-  /// gate = gelu_tanh(gate) * up (GeGLU, Gemma).
+  /// gate = gelu_tanh(gate) * up (GeGLU, Gemma), computed as gate / (1 + e^(-2u)).
   static func geglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, n: Int) {
-    let c: Float = 0.797_884_560_802_865_4  // sqrt(2/pi)
-    for i in 0..<n {
-      let g = gate[i]
-      gate[i] = 0.5 * g * (1 + tanhf(c * (g + 0.044715 * g * g * g))) * up[i]
-    }
+    VecOps.geluMul(gate, up, n)
   }
 }
 
@@ -61,15 +55,19 @@ struct RoPE {
     invFreq = (0..<(dim / 2)).map { pow(base, -Double(2 * $0) / Double(dim)) }
   }
 
-  /// Rotates `heads` vectors of length `headDim` at position `pos`. Angles are computed in
-  /// Double so that long positions keep their precision.
-  func apply(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, pos: Int, cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>) {
-    let half = dim / 2
-    for i in 0..<half {
+  /// cos and sin of position `pos`'s angles (dim / 2 of each). Angles are computed in Double so
+  /// that long positions keep their precision.
+  func angles(pos: Int, cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>) {
+    for i in 0..<(dim / 2) {
       let theta = Double(pos) * invFreq[i]
       cos[i] = Float(Foundation.cos(theta))
       sin[i] = Float(Foundation.sin(theta))
     }
+  }
+
+  /// Rotates `heads` vectors of length `headDim` by the angles in cos/sin (from `angles`).
+  func apply(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>) {
+    let half = dim / 2
     for h in 0..<heads {
       let v = x + h * headDim
       switch style {

@@ -60,23 +60,22 @@ public final class Qwen2: LanguageModel, @unchecked Sendable {
     try Decoder.prepare(batch, cache: cache, state: s)
     let c = config, n = batch.count
     Decoder.embed(embedding, batch, state: s)  // x: [B, dim]
+    Decoder.ropeAngles(rope, slot: 0, batch, state: s)
     for (l, w) in layers.enumerated() {
       for i in 0..<n { Ops.rmsNorm(s.x + i * c.dim, w.attnNorm, s.xn + i * c.dim, n: c.dim, eps: c.rmsEps) }
-      Decoder.linear(w.wq, s.xn, s.q, tokens: n, state: s)  // q: [B, heads * headDim]
+      // q: [B, heads * headDim], k and v: [B, kvHeads * headDim]
+      Decoder.linear((w.wq, s.q), (w.wk, s.k), (w.wv, s.v), x: s.xn, tokens: n, state: s)
       Ops.addBias(s.q, w.bq, rows: n, n: c.qDim, stride: c.qDim)
-      Decoder.linear(w.wk, s.xn, s.k, tokens: n, state: s)  // k: [B, kvHeads * headDim]
       Ops.addBias(s.k, w.bk, rows: n, n: c.kvDim, stride: c.kvDim)
-      Decoder.linear(w.wv, s.xn, s.v, tokens: n, state: s)  // v: [B, kvHeads * headDim]
       Ops.addBias(s.v, w.bv, rows: n, n: c.kvDim, stride: c.kvDim)
-      Decoder.rope(rope, batch, state: s)
+      Decoder.rope(rope, slot: 0, batch, state: s)
       Decoder.storeKV(layer: l, batch, cache: cache, state: s)
       Decoder.attend(layer: l, batch, cache: cache, state: s, window: nil)  // att: [B, heads * headDim]
       Decoder.linear(w.wo, s.att, s.proj, tokens: n, state: s)  // proj: [B, dim]
       Ops.add(s.x, s.proj, n: n * c.dim)
 
       for i in 0..<n { Ops.rmsNorm(s.x + i * c.dim, w.ffnNorm, s.xn + i * c.dim, n: c.dim, eps: c.rmsEps) }
-      Decoder.linear(w.gate, s.xn, s.gate, tokens: n, state: s)  // gate: [B, ffnDim]
-      Decoder.linear(w.up, s.xn, s.up, tokens: n, state: s)  // up: [B, ffnDim]
+      Decoder.linear((w.gate, s.gate), (w.up, s.up), x: s.xn, tokens: n, state: s)  // gate, up: [B, ffnDim]
       Ops.swiglu(s.gate, s.up, n: n * c.ffnDim)
       Decoder.linear(w.down, s.gate, s.proj, tokens: n, state: s)  // proj: [B, dim]
       Ops.add(s.x, s.proj, n: n * c.dim)

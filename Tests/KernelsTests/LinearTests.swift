@@ -38,6 +38,8 @@ import Testing
 
   static func input(_ cols: Int, tokens: Int, rng: inout Rng) -> [Float] { rng.normals((cols + 5) * tokens) }
 
+  /// Exact mode: f32 SIMD dots of reference-dequantized rows, within float rounding of the
+  /// Double dot (32 partial sums: far below 1e-6 of Σ|w·x|).
   @Test(arguments: FastKernelTests.weightTypes)
   func exactModeIsTheDoubleDot(_ type: GGMLType) {
     var rng = Rng(UInt64(type.rawValue) + 1)
@@ -50,22 +52,43 @@ import Testing
     for r in 0..<m.rows {
       let w = dequantized(type, m.row(r), m.cols)
       for t in 0..<tokens {
-        var s = 0.0
-        for i in 0..<m.cols { s += Double(w[i]) * Double(x[t * (m.cols + 5) + i]) }
-        #expect(y[t * (m.rows + 2) + r] == Float(s), "row \(r) token \(t)")
+        var s = 0.0, mag = 0.0
+        for i in 0..<m.cols {
+          let p = Double(w[i]) * Double(x[t * (m.cols + 5) + i])
+          s += p
+          mag += abs(p)
+        }
+        let got = Double(y[t * (m.rows + 2) + r])
+        #expect(abs(got - s) <= 1e-6 * mag + 1e-6 * abs(s), "row \(r) token \(t): \(got) vs \(s)")
       }
     }
   }
 
   struct Case: CustomStringConvertible, Sendable {
-    let level: KernelLevel, type: GGMLType, threads: Int
-    var description: String { "\(level) \(type.name) \(threads)t" }
+    let level: KernelLevel, type: GGMLType, threads: Int, mode: KernelMode
+    var description: String { "\(level) \(type.name) \(threads)t \(mode)" }
   }
   static let cases = KernelLevel.available.flatMap { l in
-    FastKernelTests.weightTypes.flatMap { t in [1, 2].map { Case(level: l, type: t, threads: $0) } }
+    FastKernelTests.weightTypes.flatMap { t in
+      [1, 2].flatMap { n in [KernelMode.fast, .fastInt8].map { Case(level: l, type: t, threads: n, mode: $0) } }
+    }
   }
 
-  /// Fast mode, decode and gemm paths, against the reference dot on the same quantized activations.
+  /// What the fast kernels are defined to compute for one (row, token): the reference dot on the
+  /// activations quantized as `mode` does (Q16 or Q8; f32 for float weights).
+  static func want(_ type: GGMLType, _ w: [UInt8], _ x: [Float], mode: KernelMode) -> (Double, Double) {
+    let n = x.count
+    if mode == .fast && TypeTraits.of(type)!.activation != .f32 {
+      let act = Q16KernelTests.q16(x)
+      let d = w.withUnsafeBytes { wp in act.withUnsafeBytes { Reference.dotQ16(type, wp.baseAddress!, $0.baseAddress!, count: n) } }
+      return (d, Q16KernelTests.magnitude(type, w, act, n))
+    }
+    let act = activationRow(for: type, x)
+    let d = w.withUnsafeBytes { wp in act.withUnsafeBytes { Reference.dot(type, wp.baseAddress!, $0.baseAddress!, count: n) } }
+    return (d, dotMagnitude(type, w, act, n))
+  }
+
+  /// Fast modes, decode and gemm paths, against the reference dot on the same quantized activations.
   @Test(arguments: cases)
   func fastModeMatchesReference(_ c: Case) {
     var rng = Rng(UInt64(c.type.rawValue) * 13 + UInt64(c.threads))
@@ -75,14 +98,13 @@ import Testing
     // Decode (1..3), the gemm path (4+), and more tokens than one gemm chunk (64).
     for tokens in [1, 3, 4, 7, 67] {
       let x = Self.input(m.cols, tokens: tokens, rng: &rng)
-      let y = Self.run(m, x, tokens: tokens, mode: .fast, ws: ws)
+      let y = Self.run(m, x, tokens: tokens, mode: c.mode, ws: ws)
       for t in 0..<tokens {
-        let act = activationRow(for: c.type, Array(x[(t * (m.cols + 5))..<(t * (m.cols + 5) + m.cols)]))
+        let xt = Array(x[(t * (m.cols + 5))..<(t * (m.cols + 5) + m.cols)])
         for r in 0..<m.rows {
-          let wr = m.row(r)
-          let want = wr.withUnsafeBytes { wp in act.withUnsafeBytes { Reference.dot(c.type, wp.baseAddress!, $0.baseAddress!, count: m.cols) } }
+          let (want, mag) = Self.want(c.type, m.row(r), xt, mode: c.mode)
           let got = y[t * (m.rows + 2) + r]
-          let ok = FastKernelTests.close(got, want, magnitude: dotMagnitude(c.type, wr, act, m.cols))
+          let ok = FastKernelTests.close(got, want, magnitude: mag)
           #expect(ok, "tokens=\(tokens) t=\(t) r=\(r): got \(got) want \(want)")
           if !ok { return }
         }
@@ -90,9 +112,61 @@ import Testing
     }
   }
 
-  /// On real tensors, fast (8-bit activations) stays within ~1-2% of exact.
-  @Test func fastIsCloseToExactOnRealModels() {
+  /// Two or three matrices of mixed types over one input (Q/K/V, gate/up) give what separate
+  /// calls give, in every mode, for decode and gemm token counts.
+  @Test(arguments: KernelMode.allCases)
+  func groupedOutputsEqualSeparateCalls(_ mode: KernelMode) {
+    var rng = Rng(41)
+    let mats = [Matrix(.q4_K, rows: 19, cols: 512, rng: &rng), Matrix(.q6_K, rows: 8, cols: 512, rng: &rng),
+                Matrix(.f16, rows: 5, cols: 512, rng: &rng)]
     let pool = ThreadPool(threads: 2)
+    let ws = KernelWorkspace(maxTokens: 70, maxCols: 512, threads: pool)
+    for tokens in [1, 5, 70] {
+      let x = rng.normals(512 * tokens)
+      let separate = mats.map { m in
+        var y = [Float](repeating: 0, count: m.rows * tokens)
+        m.with { w in
+          x.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer {
+              Linear.matmul(w, x: xp.baseAddress!, xStride: 512, tokens: tokens, y: $0.baseAddress!, yStride: m.rows, mode: mode, workspace: ws)
+            }
+          }
+        }
+        return y
+      }
+      for count in [2, 3] {
+        var y0 = [Float](repeating: .nan, count: mats[0].rows * tokens)
+        var y1 = [Float](repeating: .nan, count: mats[1].rows * tokens)
+        var y2 = [Float](repeating: .nan, count: mats[2].rows * tokens)
+        mats[0].with { w0 in
+          mats[1].with { w1 in
+            mats[2].with { w2 in
+              y0.withUnsafeMutableBufferPointer { p0 in
+                y1.withUnsafeMutableBufferPointer { p1 in
+                  y2.withUnsafeMutableBufferPointer { p2 in
+                    x.withUnsafeBufferPointer { xp in
+                      Linear.matmul(.init(w0, y: p0.baseAddress!), .init(w1, y: p1.baseAddress!),
+                                    count == 3 ? .init(w2, y: p2.baseAddress!) : nil,
+                                    x: xp.baseAddress!, xStride: 512, tokens: tokens, mode: mode, workspace: ws)
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+        let ys = [y0, y1, y2]
+        for i in 0..<count { #expect(ys[i] == separate[i], "\(mode) tokens=\(tokens) outputs=\(count) matrix \(i)") }
+        if count == 2 { let untouched = ys[2].allSatisfy { $0.isNaN }; #expect(untouched, "the third output was written") }
+      }
+    }
+  }
+
+  /// On real tensors: Q16 stays within ~1e-4 of exact, 8-bit activations within ~1-2 %.
+  @Test(arguments: [KernelMode.fast, .fastInt8])
+  func fastIsCloseToExactOnRealModels(_ mode: KernelMode) {
+    let pool = ThreadPool(threads: 2)
+    var worst = 0.0
     for name in [smolLM, gemma, qwen] {
       guard let file = openModel(name) else { continue }
       var types = Set<GGMLType>()
@@ -106,7 +180,7 @@ import Testing
         var fast = [Float](repeating: 0, count: w.rows * tokens), exact = fast
         x.withUnsafeBufferPointer { xp in
           fast.withUnsafeMutableBufferPointer {
-            Linear.matmul(w, x: xp.baseAddress!, xStride: w.cols, tokens: tokens, y: $0.baseAddress!, yStride: w.rows, mode: .fast, workspace: ws)
+            Linear.matmul(w, x: xp.baseAddress!, xStride: w.cols, tokens: tokens, y: $0.baseAddress!, yStride: w.rows, mode: mode, workspace: ws)
           }
           exact.withUnsafeMutableBufferPointer {
             Linear.matmul(w, x: xp.baseAddress!, xStride: w.cols, tokens: tokens, y: $0.baseAddress!, yStride: w.rows, mode: .exact, workspace: ws)
@@ -118,9 +192,11 @@ import Testing
           ref += Double(exact[i]) * Double(exact[i])
         }
         let rel = (err / ref).squareRoot()
-        #expect(rel < 0.03, "\(name) \(t.name) (\(t.type.name)): relative error \(rel)")
+        worst = max(worst, rel)
+        #expect(rel < (mode == .fast ? 3e-4 : 0.03), "\(name) \(t.name) (\(t.type.name)): relative error \(rel)")
       }
     }
+    print("[linear] \(mode) vs exact on real tensors: worst relative RMS error \(worst)")
   }
 
   @Test func embeddingRowsAreTheReference() throws {

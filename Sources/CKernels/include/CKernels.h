@@ -84,11 +84,48 @@ typedef void (*hk_quantize_fn)(const float *x, void *y, int n);
 typedef void (*hk_gemm_fn)(int n, const void *w, size_t w_stride, int nrows, const void *a, size_t a_stride,
                            int ntok, float *out, size_t out_stride, void *scratch);
 
+// ---- int16 activations (Q16), the default fast path --------------------------------------
+//
+// An activation row of n floats (n a multiple of 32) in Q16 is laid out as
+//   int16_t q[n];  float d[n / 32];  float s[n / 32];
+// with, per group g of 32: d = amax / 32767, q = round-half-even(x * (1 / d)), s = d * Σq (for
+// the min and offset terms of Q4_1/Q5_1/Q4_K/Q5_K). Within a group, q holds the even elements
+// (0, 2, ..., 30) first, then the odd ones: a 16-bit word of packed weights holds one even and
+// one odd element, so kernels unpack weights into this order with shifts alone. Sixteen bits keep the dot products ~250x closer to
+// f32 than Q8's eight (see docs/kernels.md), at about the same cost on AVX2 without VNNI:
+// `vpmaddwd` does 16 int16 products per instruction. The groups' scales sit after the values so
+// that the values stay 64-byte aligned and eight groups' scales load as one vector.
+#define HK_Q16_MAX 32767
+/// Bytes of a Q16 row of n values.
+static inline size_t hk_q16_row_bytes(int n) { return (size_t)n * 2 + (size_t)(n / HK_QK) * 8; }
+/// Quantizes n floats into one Q16 row.
+typedef void (*hk_quantize_q16_fn)(const float *x, void *y, int n);
+
 /// ggml type numbers (as in GGUF).
 enum {
   HK_F32 = 0, HK_F16 = 1, HK_Q4_0 = 2, HK_Q4_1 = 3, HK_Q5_0 = 6, HK_Q5_1 = 7, HK_Q8_0 = 8, HK_Q8_1 = 9,
   HK_Q4_K = 12, HK_Q5_K = 13, HK_Q6_K = 14, HK_Q8_K = 15, HK_BF16 = 30, HK_TYPE_COUNT = 31
 };
+
+/// One attention call: nq query vectors against the keys and values of one KV head in a paged
+/// f32 cache, with a softmax over each query's own key range.
+typedef struct {
+  int nq, hd;                    // queries; head dimension
+  const float *q;                // nq rows of hd floats, q_stride floats apart
+  size_t q_stride;
+  const int *lo, *hi;            // per query: first and last key position it sees (inclusive)
+  const int32_t *table;          // the sequence's cache blocks: position p is in table[p / block_tokens]
+  int block_tokens;
+  const float *k, *v;            // this head's key/value rows of block 0: [slot][hd]
+  size_t block_stride;           // floats from one block to the next
+  float scale;                   // multiplies q . k
+  float *out;                    // nq rows of hd floats, out_stride apart
+  size_t out_stride;
+  float *scratch;                // hk_attend_scratch_floats(block_tokens) floats
+} hk_attention;
+
+/// Floats of scratch one attention call needs.
+static inline size_t hk_attend_scratch_floats(int block_tokens) { return (size_t)4 * (size_t)block_tokens + 16; }
 
 typedef struct {
   int level;
@@ -98,6 +135,17 @@ typedef struct {
   hk_gemm_fn gemm[HK_TYPE_COUNT];
   /// Indexed by activation type (HK_Q8_0, HK_Q8_1, HK_Q8_K).
   hk_quantize_fn quantize[HK_TYPE_COUNT];
+  /// Against Q16 activation rows (the default fast mode), indexed by weight type; NULL for the
+  /// float types, which take f32 activations through `vec_dot`.
+  hk_vec_dot_fn vec_dot_q16[HK_TYPE_COUNT];
+  hk_gemm_fn gemm_q16[HK_TYPE_COUNT];
+  hk_quantize_q16_fn quantize_q16;
+  /// g[i] = silu(g[i]) * u[i] (SwiGLU) and g[i] = gelu_tanh(g[i]) * u[i] (GeGLU).
+  void (*silu_mul)(int n, float *g, const float *u);
+  void (*gelu_mul)(int n, float *g, const float *u);
+  /// Attention (see hk_attention); an online softmax over the cache blocks, four queries at a
+  /// time so that each key and value row loaded serves all four.
+  void (*attend)(const hk_attention *a);
   float (*dot_f32)(int n, const float *a, const float *b);
   void (*axpy_f32)(int n, float a, const float *x, float *y);  // y += a * x
   void (*scale_f32)(int n, float a, float *y);                 // y *= a
@@ -109,6 +157,10 @@ const hk_kernels *hk_kernels_for_level(int level);
 size_t hk_gemm_scratch_bytes(int type, int n);
 /// Rows the gemm kernels process together (callers split work in multiples of it).
 enum { HK_GEMM_ROWS = 4 };
+/// Bytes of per-thread scratch the Q16 gemm kernel needs for rows of n elements (any type).
+size_t hk_gemm_q16_scratch_bytes(int n);
+/// Rows the Q16 gemm kernels process together.
+enum { HK_GEMM_Q16_ROWS = 16 };
 
 // Loops over the table's kernels (C arrays of function pointers are awkward to index from Swift).
 /// 1 when `k` has a vec_dot (and so a gemm) for weight type `type`.
@@ -119,6 +171,15 @@ void hk_dot_rows(const hk_kernels *k, int type, int n, const void *w, size_t w_s
 /// The same through the multi-row gemm kernel (prompt processing).
 void hk_gemm(const hk_kernels *k, int type, int n, const void *w, size_t w_stride, int nrows, const void *a,
              size_t a_stride, int ntok, float *out, size_t out_stride, void *scratch);
+/// The Q16 counterparts: one vec_dot per pair, the multi-row kernel, and row quantization.
+void hk_dot_rows_q16(const hk_kernels *k, int type, int n, const void *w, size_t w_stride, int nrows, const void *a,
+                     size_t a_stride, int ntok, float *out, size_t out_stride);
+void hk_gemm_q16(const hk_kernels *k, int type, int n, const void *w, size_t w_stride, int nrows, const void *a,
+                 size_t a_stride, int ntok, float *out, size_t out_stride, void *scratch);
+void hk_quantize_rows_q16(const hk_kernels *k, const float *x, size_t x_stride, int ntok, int n, void *out,
+                          size_t out_stride);
+/// 1 when `k` has a Q16 dot for weight type `type`.
+int hk_supports_q16(const hk_kernels *k, int type);
 /// Quantizes ntok rows of n floats (x_stride floats apart) to `act_type` rows out_stride bytes apart.
 void hk_quantize_rows(const hk_kernels *k, int act_type, const float *x, size_t x_stride, int ntok, int n, void *out,
                       size_t out_stride);

@@ -1,0 +1,198 @@
+// AVX2 gated activations and attention. Both need exp, done here eight lanes at a time: libm's
+// scalar tanhf and expf were a sixth of prompt processing on Gemma.
+#include "avx2.h"
+#if defined(__x86_64__)
+#include <math.h>
+
+/// e^x to within ~2 ulp (Cephes expf: x = n ln2 + r, |r| <= ln2 / 2, e^r by a degree-6
+/// polynomial). Inputs are clamped to [-87.3, 88.7], so the result is a finite normal float.
+AVX2_INLINE __m256 exp_ps(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3365448f)), _mm256_set1_ps(88.7228391f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+/// x / (1 + e^(-k x)) for each lane: silu at k = 1; gelu_tanh's 0.5 x (1 + tanh(u)) is the same
+/// with -k x replaced by -2u.
+AVX2_INLINE __m256 sigmoid_times(__m256 x, __m256 minus_arg) {
+  return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), exp_ps(minus_arg)));
+}
+
+/// Runs `body` over n floats, eight at a time; the tail goes through a padded buffer so every
+/// element takes the same arithmetic.
+#define EACH8(N, BODY)                                                      \
+  do {                                                                      \
+    int i_ = 0;                                                             \
+    for (; i_ + 8 <= (N); i_ += 8) { float *gp = g + i_; const float *up = u + i_; BODY; } \
+    if (i_ < (N)) {                                                         \
+      float gb[8] = {0}, ub[8] = {0};                                       \
+      memcpy(gb, g + i_, (size_t)((N) - i_) * 4);                           \
+      memcpy(ub, u + i_, (size_t)((N) - i_) * 4);                           \
+      { float *gp = gb; const float *up = ub; BODY; }                       \
+      memcpy(g + i_, gb, (size_t)((N) - i_) * 4);                           \
+    }                                                                       \
+  } while (0)
+
+static AVX2 void silu_mul(int n, float *g, const float *u) {
+  EACH8(n, {
+    const __m256 x = _mm256_loadu_ps(gp);
+    _mm256_storeu_ps(gp, _mm256_mul_ps(sigmoid_times(x, _mm256_sub_ps(_mm256_setzero_ps(), x)), _mm256_loadu_ps(up)));
+  });
+}
+
+static AVX2 void gelu_mul(int n, float *g, const float *u) {
+  // -2u = -2 sqrt(2/pi) (x + 0.044715 x^3)
+  const __m256 k = _mm256_set1_ps(-1.5957691216057308f), c = _mm256_set1_ps(0.044715f);
+  EACH8(n, {
+    const __m256 x = _mm256_loadu_ps(gp);
+    const __m256 arg = _mm256_mul_ps(_mm256_mul_ps(k, x), _mm256_fmadd_ps(_mm256_mul_ps(c, x), x, _mm256_set1_ps(1.0f)));
+    _mm256_storeu_ps(gp, _mm256_mul_ps(sigmoid_times(x, arg), _mm256_loadu_ps(up)));
+  });
+}
+
+// ---- attention -------------------------------------------------------------------------------
+
+enum { QT = 4 };  // queries per tile
+
+/// Scores of up to four queries against keys j0..j1 of one block (rows of hd floats).
+AVX2_INLINE void scores4(const float *const q[QT], const float *K, int hd, int j0, int j1, float scale, float *S, int bt) {
+  for (int j = j0; j <= j1; j++) {
+    const float *kr = K + (size_t)j * hd;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int d = 0;
+    for (; d + 8 <= hd; d += 8) {
+      const __m256 kv = _mm256_loadu_ps(kr + d);
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q[0] + d), kv, a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q[1] + d), kv, a1);
+      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q[2] + d), kv, a2);
+      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q[3] + d), kv, a3);
+    }
+    float s[4];
+    _mm_storeu_ps(s, hsum4_ps(a0, a1, a2, a3));
+    for (; d < hd; d++) for (int i = 0; i < QT; i++) s[i] += q[i][d] * kr[d];
+    for (int i = 0; i < QT; i++) S[i * bt + j] = s[i] * scale;
+  }
+}
+
+/// exp(S[j] - m) for j0..j1 in place; returns their sum.
+AVX2_INLINE float exp_row(float *S, int j0, int j1, float m) {
+  const __m256 vm = _mm256_set1_ps(m);
+  __m256 sum = _mm256_setzero_ps();
+  int j = j0;
+  for (; j + 8 <= j1 + 1; j += 8) {
+    const __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(S + j), vm));
+    _mm256_storeu_ps(S + j, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  float total = hsum_ps(sum);
+  if (j <= j1) {
+    float b[8];
+    for (int t = 0; t < 8; t++) b[t] = j + t <= j1 ? S[j + t] - m : -INFINITY;
+    _mm256_storeu_ps(b, exp_ps(_mm256_loadu_ps(b)));
+    for (int t = 0; j + t <= j1; t++) { S[j + t] = b[t]; total += b[t]; }
+  }
+  return total;
+}
+
+static AVX2 void attend_tile(const hk_attention *a, int i0, int nq) {
+  const int hd = a->hd, bt = a->block_tokens;
+  const float *q[QT];
+  float *o[QT];
+  int lo[QT], hi[QT];
+  float m[QT], l[QT];
+  float *S = a->scratch;
+  int kmin = 1 << 30, kmax = -1;
+  for (int i = 0; i < QT; i++) {
+    const int k = i < nq ? i0 + i : i0;  // padding lanes repeat the first query and are dropped
+    q[i] = a->q + (size_t)k * a->q_stride;
+    o[i] = a->out + (size_t)k * a->out_stride;
+    lo[i] = i < nq ? a->lo[k] : 1;
+    hi[i] = i < nq ? a->hi[k] : 0;
+    m[i] = -INFINITY;
+    l[i] = 0;
+    if (i < nq) {
+      kmin = lo[i] < kmin ? lo[i] : kmin;
+      kmax = hi[i] > kmax ? hi[i] : kmax;
+      memset(o[i], 0, (size_t)hd * 4);
+    }
+  }
+  for (int p0 = kmin - kmin % bt; p0 <= kmax && kmin <= kmax; p0 += bt) {
+    const size_t blk = (size_t)a->table[p0 / bt] * a->block_stride;
+    const float *K = a->k + blk, *V = a->v + blk;
+    const int j0 = (kmin > p0 ? kmin : p0) - p0, j1 = (kmax < p0 + bt - 1 ? kmax : p0 + bt - 1) - p0;
+    scores4(q, K, hd, j0, j1, a->scale, S, bt);
+    for (int i = 0; i < QT; i++) {
+      float *row = S + i * bt;
+      // Keys outside this query's range weigh nothing.
+      const int a0 = lo[i] - p0 > j0 ? lo[i] - p0 : j0, a1 = hi[i] - p0 < j1 ? hi[i] - p0 : j1;
+      if (i >= nq || a0 > a1) { for (int j = j0; j <= j1; j++) row[j] = 0; continue; }
+      float mb = -INFINITY;
+      for (int j = a0; j <= a1; j++) mb = row[j] > mb ? row[j] : mb;
+      const float mn = mb > m[i] ? mb : m[i];
+      for (int j = j0; j < a0; j++) row[j] = 0;
+      for (int j = a1 + 1; j <= j1; j++) row[j] = 0;
+      const float sum = exp_row(row, a0, a1, mn);
+      if (mn > m[i] && l[i] > 0) {
+        // The running maximum grew: earlier weights shrink by e^(m_old - m_new).
+        float alpha;
+        _mm_store_ss(&alpha, _mm256_castps256_ps128(exp_ps(_mm256_set1_ps(m[i] - mn))));
+        l[i] *= alpha;
+        const __m256 va = _mm256_set1_ps(alpha);
+        int d = 0;
+        for (; d + 8 <= hd; d += 8) _mm256_storeu_ps(o[i] + d, _mm256_mul_ps(va, _mm256_loadu_ps(o[i] + d)));
+        for (; d < hd; d++) o[i][d] *= alpha;
+      }
+      m[i] = mn;
+      l[i] += sum;
+    }
+    // out_i += Σ_j w_ij v_j: each value vector loaded once for all four queries.
+    int d = 0;
+    for (; d + 8 <= hd; d += 8) {
+      __m256 c0 = _mm256_loadu_ps(o[0] + d), c1 = _mm256_loadu_ps(o[1] + d);
+      __m256 c2 = _mm256_loadu_ps(o[2] + d), c3 = _mm256_loadu_ps(o[3] + d);
+      for (int j = j0; j <= j1; j++) {
+        const __m256 v = _mm256_loadu_ps(V + (size_t)j * hd + d);
+        c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(S + j), v, c0);
+        c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(S + bt + j), v, c1);
+        c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(S + 2 * bt + j), v, c2);
+        c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(S + 3 * bt + j), v, c3);
+      }
+      // Padding lanes alias query 0's output: store them first so the real one wins.
+      _mm256_storeu_ps(o[3] + d, c3);
+      _mm256_storeu_ps(o[2] + d, c2);
+      _mm256_storeu_ps(o[1] + d, c1);
+      _mm256_storeu_ps(o[0] + d, c0);
+    }
+    for (; d < hd; d++)
+      for (int i = QT - 1; i >= 0; i--) {
+        float c = i < nq ? o[i][d] : 0;
+        for (int j = j0; j <= j1; j++) c += S[i * bt + j] * V[(size_t)j * hd + d];
+        if (i < nq) o[i][d] = c;
+      }
+  }
+  for (int i = 0; i < nq; i++) {
+    const float inv = l[i] > 0 ? 1 / l[i] : 0;
+    for (int d = 0; d < hd; d++) o[i][d] *= inv;
+  }
+}
+
+static AVX2 void attend(const hk_attention *a) {
+  for (int i0 = 0; i0 < a->nq; i0 += QT) attend_tile(a, i0, a->nq - i0 < QT ? a->nq - i0 : QT);
+}
+
+void hk_avx2_fill_attention(hk_kernels *k) {
+  k->silu_mul = silu_mul;
+  k->gelu_mul = gelu_mul;
+  k->attend = attend;
+}
+#endif

@@ -1,0 +1,109 @@
+import Foundation
+import Kernels
+import Testing
+
+/// The gated activations and the paged attention kernel of every level, against Double.
+@Suite struct AttentionTests {
+  @Test(arguments: KernelLevel.available)
+  func gatedActivationsMatchDouble(_ level: KernelLevel) {
+    var rng = Rng(3)
+    for n in [1, 7, 8, 33, 1536] {
+      // Wide inputs, including where exp over- or underflows (|x| > 88).
+      var g = rng.normals(n, scale: 4)
+      if n > 8 { g[0] = 95; g[1] = -95; g[2] = 0; g[3] = -20; g[4] = 1e-8 }
+      let u = rng.normals(n)
+      var silu = g, gelu = g
+      silu.withUnsafeMutableBufferPointer { sp in u.withUnsafeBufferPointer { VecOps.siluMul(sp.baseAddress!, $0.baseAddress!, n, level: level) } }
+      gelu.withUnsafeMutableBufferPointer { gp in u.withUnsafeBufferPointer { VecOps.geluMul(gp.baseAddress!, $0.baseAddress!, n, level: level) } }
+      for i in 0..<n {
+        // gelu_tanh's 0.5 x (1 + tanh(u)) as x / (1 + e^(-2u)), which has no cancellation for
+        // negative x. The float error grows with the exponent's size (its rounding is scaled by
+        // it), hence the tolerance's |arg| term.
+        let x = Double(g[i]), up = Double(u[i])
+        let siluArg = -x, geluArg = -1.5957691216057308 * (x + 0.044715 * x * x * x)
+        let wantSilu = x / (1 + exp(siluArg)) * up
+        let wantGelu = x / (1 + exp(geluArg)) * up
+        func ok(_ got: Float, _ want: Double, _ arg: Double) -> Bool {
+          abs(Double(got) - want) <= (2e-6 + 2e-7 * abs(arg)) * abs(want) + 1e-37 * max(1, abs(x * up))
+        }
+        #expect(ok(silu[i], wantSilu, siluArg), "silu(\(x)) * \(up): \(silu[i]) vs \(wantSilu)")
+        #expect(ok(gelu[i], wantGelu, geluArg), "gelu(\(x)) * \(up): \(gelu[i]) vs \(wantGelu)")
+      }
+    }
+  }
+
+  struct Case: CustomStringConvertible, Sendable {
+    let level: KernelLevel, headDim: Int, blockTokens: Int
+    var description: String { "\(level) hd=\(headDim) bt=\(blockTokens)" }
+  }
+  static let cases = KernelLevel.available.flatMap { l in
+    [(16, 4), (64, 32), (72, 5), (256, 32)].map { Case(level: l, headDim: $0.0, blockTokens: $0.1) }
+  }
+
+  /// Queries over scattered cache blocks, with causal and sliding-window ranges (including a
+  /// range that starts mid-block and one of a single key), against a Double softmax.
+  @Test(arguments: cases)
+  func pagedAttentionMatchesDouble(_ c: Case) {
+    var rng = Rng(UInt64(c.headDim * 100 + c.blockTokens))
+    let hd = c.headDim, bt = c.blockTokens, length = 70
+    let blocks = (length + bt - 1) / bt
+    // Blocks in a shuffled order inside a bigger pool, with another head's rows between.
+    let heads = 2, head = 1, poolBlocks = blocks + 3
+    let blockStride = heads * bt * hd
+    let keys = rng.normals(poolBlocks * blockStride, scale: 2), values = rng.normals(poolBlocks * blockStride)
+    let table: [Int32] = (0..<blocks).map { Int32((($0 * 5) + 2) % poolBlocks) }
+    func row(_ data: [Float], _ p: Int) -> ArraySlice<Float> {
+      let start = Int(table[p / bt]) * blockStride + head * bt * hd + (p % bt) * hd
+      return data[start..<(start + hd)]
+    }
+    let ranges: [(Int32, Int32)] = [(0, 0), (0, 69), (3, 40), (10, 10), (0, 31), (33, 64), (5, 68)]
+    for count in [1, 3, 4, 5, 7] {
+      let stride = hd + 3, outStride = hd + 1
+      let q = rng.normals(count * stride)
+      let lo = (0..<count).map { ranges[$0 % ranges.count].0 }, hi = (0..<count).map { ranges[$0 % ranges.count].1 }
+      var out = [Float](repeating: .nan, count: count * outStride)
+      var scratch = [Float](repeating: 0, count: Attention.scratchFloats(blockTokens: bt))
+      let scale: Float = 1 / Float(hd).squareRoot()
+      q.withUnsafeBufferPointer { qp in
+        lo.withUnsafeBufferPointer { lp in
+          hi.withUnsafeBufferPointer { hp in
+            out.withUnsafeMutableBufferPointer { op in
+              let qs = AttentionQueries(count: count, headDim: hd, q: qp.baseAddress!, stride: stride, lo: lp.baseAddress!,
+                                        hi: hp.baseAddress!, out: op.baseAddress!, outStride: outStride)
+              table.withUnsafeBufferPointer { tp in
+                keys.withUnsafeBufferPointer { kp in
+                  values.withUnsafeBufferPointer { vp in
+                    scratch.withUnsafeMutableBufferPointer { sp in
+                      Attention.run(qs, table: tp.baseAddress!, blockTokens: bt, keys: kp.baseAddress! + head * bt * hd,
+                                    values: vp.baseAddress! + head * bt * hd, blockStride: blockStride, scale: scale,
+                                    scratch: sp.baseAddress!, level: c.level)
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+      for i in 0..<count {
+        let qi = q[(i * stride)..<(i * stride + hd)]
+        let positions = Int(lo[i])...Int(hi[i])
+        let scores = positions.map { p in zip(qi, row(keys, p)).reduce(0.0) { $0 + Double($1.0) * Double($1.1) } * Double(scale) }
+        let m = scores.max()!
+        let w = scores.map { exp($0 - m) }
+        let total = w.reduce(0, +)
+        for d in 0..<hd {
+          var want = 0.0, mag = 0.0
+          for (k, p) in positions.enumerated() {
+            let v = Double(row(values, p)[row(values, p).startIndex + d])
+            want += w[k] / total * v
+            mag += w[k] / total * abs(v)
+          }
+          let got = Double(out[i * outStride + d])
+          #expect(abs(got - want) <= 1e-5 * mag + 1e-6, "count=\(count) query \(i) dim \(d): \(got) vs \(want)")
+        }
+      }
+      for i in 0..<count where outStride > hd { #expect(out[i * outStride + hd].isNaN, "query \(i): wrote past its row") }
+    }
+  }
+}
