@@ -70,6 +70,8 @@ public struct Sampler: Sendable {
   private var ids: [Int32]
   private var vals: [Float]
   private var counts: [Int: Int] = [:]
+  /// Allowed-token flags for constrained sampling; sized on first use.
+  private var mask: [UInt8] = []
 
   public init(params: SamplingParams, vocabSize: Int) {
     self.params = params
@@ -84,17 +86,16 @@ public struct Sampler: Sendable {
     _ logits: UnsafeMutableBufferPointer<Float>, history: ArraySlice<Int>, constraint: (any TokenConstraint)? = nil, remaining: Int = .max
   ) -> Int {
     applyPenalties(logits, history: history)
-    if let constraint {
-      // Tokens the constraint forbids can never be drawn; if none is left, say so with -1.
-      var any = false
-      for i in 0..<logits.count {
-        if constraint.allows(i, remaining: remaining) { any = true } else { logits[i] = -.infinity }
-      }
-      if !any { return -1 }
-    }
+    if let constraint { return sampleConstrained(logits, constraint, remaining: remaining) }
     if params.temperature <= 0 { return Self.argmax(logits) }
     var n = collectCandidates(logits)
     while n > 1, vals[n - 1] == -.infinity { n -= 1 }  // forbidden tokens never win the draw
+    return draw(n)
+  }
+
+  /// Draws from the first `count` candidates in ids/vals (sorted, highest first).
+  private mutating func draw(_ count: Int) -> Int {
+    var n = count
     // Softmax over candidates (sorted, highest first), then top-p and min-p, then temperature.
     let top = vals[0]
     var sum: Double = 0
@@ -123,10 +124,115 @@ public struct Sampler: Sendable {
     return Int(ids[n - 1])
   }
 
+  // MARK: constrained sampling
+
+  /// Samples from the distribution that masking every forbidden token would give, without
+  /// asking the constraint about all of the vocabulary when it can be avoided: greedy and top-k
+  /// only need the best few allowed tokens, found by testing candidates in logit order. When
+  /// every allowed token counts (no top-k), a TokenMasking constraint lists them in one pass.
+  /// Returns -1 when nothing is allowed.
+  private mutating func sampleConstrained(_ logits: UnsafeMutableBufferPointer<Float>, _ constraint: any TokenConstraint, remaining: Int) -> Int {
+    let v = logits.count
+    let want = params.temperature <= 0 ? 1 : params.topK
+    if want > 0, want <= v / 64, let found = lazyCandidates(logits, want: want, constraint, remaining: remaining) {
+      var n = found
+      while n > 1, vals[n - 1] == -.infinity { n -= 1 }
+      guard n > 0 else { return -1 }
+      return params.temperature <= 0 ? Int(ids[0]) : draw(n)
+    }
+    if mask.count != v { mask = [UInt8](repeating: 0, count: v) }
+    let allowed = mask.withUnsafeMutableBufferPointer { m in
+      if let fast = constraint as? any TokenMasking { return fast.fillMask(m, remaining: remaining) }
+      var n = 0
+      for i in 0..<v {
+        let ok = constraint.allows(i, remaining: remaining)
+        m[i] = ok ? 1 : 0
+        n += ok ? 1 : 0
+      }
+      return n
+    }
+    guard allowed > 0 else { return -1 }
+    if params.temperature <= 0 || (params.topK == 0 && params.topP >= 1 && params.minP <= 0) {
+      return drawAllowed(logits)
+    }
+    var n: Int
+    if params.topK > 0 {
+      for i in 0..<v where mask[i] == 0 { logits[i] = -.infinity }
+      n = collectCandidates(logits)
+    } else {
+      n = collectAllowed(logits)
+    }
+    while n > 1, vals[n - 1] == -.infinity { n -= 1 }
+    return draw(n)
+  }
+
+  /// The allowed tokens into ids/vals, sorted by logit, highest first; returns how many.
+  /// Sorting only these is what makes top-p cheap where JSON allows few tokens.
+  private mutating func collectAllowed(_ logits: UnsafeMutableBufferPointer<Float>) -> Int {
+    var n = 0
+    for i in 0..<logits.count where mask[i] != 0 {
+      ids[n] = Int32(i)
+      n += 1
+    }
+    ids.withUnsafeMutableBufferPointer { idb in
+      idb[0..<n].sort { logits[Int($0)] > logits[Int($1)] }
+    }
+    for i in 0..<n { vals[i] = logits[Int(ids[i])] }
+    return n
+  }
+
+  /// The `want` likeliest allowed tokens into ids/vals, highest first, if they are among the
+  /// max(16, 4 * want) likeliest of all; nil otherwise. One window only: when the model's
+  /// favourites are mostly forbidden (it would rather write prose than JSON), few tokens are
+  /// allowed at all and masking them is cheaper than searching further down the logits.
+  private mutating func lazyCandidates(
+    _ logits: UnsafeMutableBufferPointer<Float>, want: Int, _ constraint: any TokenConstraint, remaining: Int
+  ) -> Int? {
+    let got = collectTop(logits, min(max(16, want * 4), logits.count))
+    var n = 0
+    for i in 0..<got where constraint.allows(Int(ids[i]), remaining: remaining) {
+      ids[n] = ids[i]
+      vals[n] = vals[i]
+      n += 1
+      if n == want { return n }
+    }
+    return got == logits.count ? n : nil
+  }
+
+  /// Greedy or plain-temperature choice among the tokens the mask allows, without sorting.
+  private mutating func drawAllowed(_ logits: UnsafeMutableBufferPointer<Float>) -> Int {
+    var best = -1
+    var top = -Float.infinity
+    for i in 0..<logits.count where mask[i] != 0 && (best < 0 || logits[i] > top) {
+      best = i
+      top = logits[i]
+    }
+    if params.temperature <= 0 || top == -.infinity { return best }
+    // Weights go into vals (by token id) so the second pass needs no exp; Float exp, since the
+    // weights are stored as Float anyway (the sums stay in Double).
+    let t = Float(params.temperature)
+    var total: Double = 0
+    for i in 0..<logits.count {
+      let w: Float = mask[i] != 0 ? exp((logits[i] - top) / t) : 0
+      vals[i] = w
+      total += Double(w)
+    }
+    var r = rng.unit() * total
+    for i in 0..<logits.count where vals[i] > 0 {
+      r -= Double(vals[i])
+      if r < 0 { return i }
+    }
+    return best
+  }
+
   /// Puts the candidates in ids/vals, sorted by logit, highest first; returns how many.
   private mutating func collectCandidates(_ logits: UnsafeMutableBufferPointer<Float>) -> Int {
+    collectTop(logits, params.topK > 0 ? min(params.topK, logits.count) : logits.count)
+  }
+
+  /// Puts the k highest logits in ids/vals, highest first; returns k.
+  private mutating func collectTop(_ logits: UnsafeMutableBufferPointer<Float>, _ k: Int) -> Int {
     let v = logits.count
-    let k = params.topK > 0 ? min(params.topK, v) : v
     if k == v {
       for i in 0..<v { ids[i] = Int32(i) }
       ids.withUnsafeMutableBufferPointer { idb in
