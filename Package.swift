@@ -20,6 +20,8 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+    .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
   ],
   targets: [
     .target(name: "GGUF", swiftSettings: optimize),
@@ -30,6 +32,14 @@ let package = Package(
     .target(name: "Engine", dependencies: ["Models", "Tokenizers", "Kernels", "GGUF"], swiftSettings: optimize),
     .target(name: "Planner", dependencies: ["GGUF"], swiftSettings: optimize),
     .target(name: "ServingAPI", dependencies: ["Engine"], swiftSettings: optimize),
+    .target(
+      name: "ControlPlane",
+      dependencies: [
+        .product(name: "GRDB", package: "GRDB.swift"),
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: optimize),
     .target(
       name: "Server",
       dependencies: [
@@ -52,7 +62,7 @@ let package = Package(
       ]),
     .executableTarget(
       name: "hearth",
-      dependencies: ["Engine", "Planner", "Server", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+      dependencies: ["Engine", "Planner", "Server", "ControlPlane", .product(name: "ArgumentParser", package: "swift-argument-parser")],
       swiftSettings: optimize),
     .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels", "GGUF"]),
@@ -70,6 +80,7 @@ let package = Package(
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
       ]),
+    .testTarget(name: "ControlPlaneTests", dependencies: ["ControlPlane"]),
     .testTarget(
       name: "ServerTests",
       dependencies: ["Server", "ServingAPI", "Engine", .product(name: "HummingbirdTesting", package: "hummingbird")]),

@@ -6,7 +6,8 @@ struct Hearth: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "hearth",
     abstract: "A private LLM platform: a native GGUF inference engine and an OpenAI-compatible server.",
-    subcommands: [Serve.self, Run.self, Generate.self, Tokenize.self, ChatTemplateCommand.self, Inspect.self, Score.self, Bench.self, Plan.self, Embed.self, Convert.self])
+    subcommands: [Serve.self, Run.self, Generate.self, Tokenize.self, ChatTemplateCommand.self, Inspect.self, Score.self, Bench.self, Plan.self, Embed.self, Convert.self,
+                  KeysCommand.self, TenantsCommand.self, UsersCommand.self, AuditCommand.self])
 }
 
 /// Prints one line naming the problem and exits with `code` (2 for a bad model file or path).
