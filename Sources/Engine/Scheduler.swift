@@ -141,12 +141,19 @@ public final class Scheduler {
 
   /// Moves waiting requests into the running set while their whole budget fits in the cache,
   /// reusing cached prefix blocks and evicting unused cached ones when short.
+  /// Prompt tokens a prefix-cache hit leaves to compute (the fast kernels switch from one-token
+  /// dot products to the multi-token gemm at 4 tokens; the two round differently).
+  static let minComputedSuffix = 4
+
   private func admit() {
     while let w = waiting.first, running.count < config.maxSequences {
       let total = w.request.prompt.count + w.request.maxTokens
-      // At least the last prompt token is always computed: its logits start generation.
+      // The last prompt tokens are always computed: their logits start generation, and leaving
+      // at least `minComputedSuffix` of them keeps a cache hit on the same (multi-token) kernels
+      // as a cold prompt, so a seeded request samples the same text either way.
       let hit = config.prefixCaching
-        ? prefixCache.lookup(scope: w.request.cacheScope, tokens: w.request.prompt, limit: w.request.prompt.count - 1)
+        ? prefixCache.lookup(
+          scope: w.request.cacheScope, tokens: w.request.prompt, limit: w.request.prompt.count - Self.minComputedSuffix)
         : (blocks: [], tokens: 0)
       let need = cache.blocksFor(tokens: total) - hit.blocks.count
       if need > cache.freeBlocks { prefixCache.evict(need - cache.freeBlocks, kv: cache) }
