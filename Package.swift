@@ -43,7 +43,7 @@ let package = Package(
     .target(
       name: "Server",
       dependencies: [
-        "ServingAPI", "Engine", "GGUF",
+        "ServingAPI", "Engine", "GGUF", "ControlPlane",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "Prometheus", package: "swift-prometheus"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -83,6 +83,6 @@ let package = Package(
     .testTarget(name: "ControlPlaneTests", dependencies: ["ControlPlane"]),
     .testTarget(
       name: "ServerTests",
-      dependencies: ["Server", "ServingAPI", "Engine", .product(name: "HummingbirdTesting", package: "hummingbird")]),
+      dependencies: ["Server", "ServingAPI", "Engine", "ControlPlane", .product(name: "HummingbirdTesting", package: "hummingbird")]),
   ]
 )

@@ -1,3 +1,4 @@
+import ControlPlane
 import Engine
 import Foundation
 import HTTPTypes
@@ -24,9 +25,12 @@ public final class AppState: Sendable {
   public let manager: ModelManager
   public let metrics: ServerMetrics
   public let logger: Logger
+  /// Keys, quotas and the audit trail of the data dir.
+  public let controlPlane: ControlPlaneServices
 
-  init(config: ServerConfig, logger: Logger) {
+  init(config: ServerConfig, controlPlane: ControlPlaneServices, logger: Logger) {
     self.config = config
+    self.controlPlane = controlPlane
     self.logger = logger
     metrics = ServerMetrics()
     manager = ModelManager(config: config, metrics: metrics, logger: logger)
@@ -54,7 +58,7 @@ public final class AppState: Sendable {
 
 /// The server: the Hummingbird application plus the state its handlers share.
 public struct HearthServer: Sendable {
-  public let app: Application<RouterResponder<BasicRequestContext>>
+  public let app: Application<RouterResponder<HearthRequestContext>>
   public let state: AppState
 
   /// Runs until SIGTERM or SIGINT. Then: readiness turns 503 and new requests are refused at
@@ -68,11 +72,12 @@ public struct HearthServer: Sendable {
 }
 
 /// Builds the server for `hearth serve` and for the tests (which call it with their own config
-/// and drive `app` without a socket, or live).
-public func buildApplication(config: ServerConfig, logger: Logger? = nil) async throws -> HearthServer {
+/// and drive `app` without a socket, or live). There is no way to build it without a control plane:
+/// every route but the public ones needs an API key.
+public func buildApplication(config: ServerConfig, controlPlane: ControlPlaneServices, logger: Logger? = nil) async throws -> HearthServer {
   var log = logger ?? Logger(label: "hearth")
   if logger == nil { log.logLevel = .info }
-  let state = AppState(config: config, logger: log)
+  let state = AppState(config: config, controlPlane: controlPlane, logger: log)
   let router = buildRouter(state: state)
   var app = Application(
     router: router,
@@ -82,10 +87,18 @@ public func buildApplication(config: ServerConfig, logger: Logger? = nil) async 
   return HearthServer(app: app, state: state)
 }
 
-func buildRouter(state: AppState) -> Router<BasicRequestContext> {
-  let router = Router(context: BasicRequestContext.self)
+/// Paths anyone may call: orchestrators probe health without credentials. Everything else is
+/// registered behind `AuthMiddleware`, except `/metrics` when `publicMetrics` is set.
+public let publicPaths: Set<String> = ["/health/live", "/health/ready"]
+
+func buildRouter(state: AppState) -> Router<HearthRequestContext> {
+  let router = Router(context: HearthRequestContext.self)
   router.middlewares.add(HTTPMetricsMiddleware(metrics: state.metrics))
   router.middlewares.add(APIErrorMiddleware())
+  /// A group of routes that need an API key whose role holds `permission`.
+  func protected(_ permission: Permission) -> RouterGroup<HearthRequestContext> {
+    router.group().add(middleware: AuthMiddleware(keys: state.controlPlane.keys, permission: permission))
+  }
 
   router.get("/health/live") { _, _ in state.json(.obj([("status", .string("ok"))])) }
   router.get("/health/ready") { _, _ -> Response in
@@ -93,21 +106,27 @@ func buildRouter(state: AppState) -> Router<BasicRequestContext> {
     if await state.manager.isLoading { return state.json(.obj([("status", .string("loading"))]), status: .serviceUnavailable) }
     return state.json(.obj([("status", .string("ready"))]))
   }
-  router.get("/metrics") { _, _ -> Response in
+  let metrics: @Sendable (Request, HearthRequestContext) async throws -> Response = { _, _ in
     await state.manager.publishStats()
     var headers = HTTPFields()
     headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
     return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: state.metrics.text())))
   }
+  // Prometheus scrapers often cannot send a key; --public-metrics opens this one route for them.
+  if state.config.publicMetrics {
+    router.get("/metrics", use: metrics)
+  } else {
+    protected(.metricsRead).get("/metrics", use: metrics)
+  }
 
   let models = ModelsController(state: state)
-  router.get("/v1/models", use: models.list)
-  router.get("/v1/models/{model}", use: models.get)
+  protected(.modelsRead).get("/v1/models", use: models.list)
+    .get("/v1/models/{model}", use: models.get)
 
   let inference = InferenceController(state: state)
-  router.post("/v1/chat/completions", use: inference.chat)
-  router.post("/v1/completions", use: inference.completion)
-  router.post("/v1/embeddings", use: EmbeddingsController(state: state).embed)
+  protected(.inference).post("/v1/chat/completions", use: inference.chat)
+    .post("/v1/completions", use: inference.completion)
+    .post("/v1/embeddings", use: EmbeddingsController(state: state).embed)
   return router
 }
 

@@ -12,9 +12,11 @@ struct InferenceController {
 
   var fingerprint: String { "hearth-\(HearthVersion.string)" }
 
-  func chat(_ request: Request, context: some RequestContext) async throws -> Response {
+  func chat(_ request: Request, context: HearthRequestContext) async throws -> Response {
+    let caller = try context.caller()
     let json = try await state.readJSON(request)
     let req = try ChatCompletionRequest(json: json, limits: state.config.limits)
+    let allowed = try await state.allowedModelName(req.model, for: caller)
     let (modelID, engine) = try await state.manager.engine(for: req.model)
     let model = engine.model
     let prompt: [Int]
@@ -22,19 +24,25 @@ struct InferenceController {
       throw APIError.invalid("messages", "cannot render the chat template: \(error.description)", code: "template_error")
     }
     let gen = try makeRequests(prompt: prompt, options: req.options, engine: engine, param: "messages")
-    let submitted = try submit(gen, to: engine, model: modelID)
+    let meter = try await state.admit(
+      caller, allowedName: allowed, served: modelID, route: "/v1/chat/completions", prompt: json["messages"], promptTokens: prompt.count)
+    let submitted: (ids: [Int], streams: [AsyncStream<GenerationEvent>])
+    do { submitted = try submit(gen, to: engine, model: modelID) } catch {
+      await meter.fail(error)
+      throw error
+    }
     let id = "chatcmpl-" + Self.randomID()
     let created = Int(Date().timeIntervalSince1970)
     let text: @Sendable (Int) -> [UInt8] = { model.tokenizer.tokenBytes($0) }
     if req.options.stream {
-      return sse(engine: engine, ids: submitted.ids, model: modelID) { writer in
-        var usage = Usage(promptTokens: prompt.count, completionTokens: 0)
+      return sse(engine: engine, ids: submitted.ids, model: modelID, meter: meter, promptTokens: prompt.count) { writer, tally in
         for i in 0..<gen.count {
           try await writer(Responses.chatChunk(id: id, created: created, model: modelID, index: i, role: true, content: "", fingerprint: fingerprint))
         }
         for await (i, e) in mergeChoices(submitted.streams) {
           switch e {
           case .token(_, let t, let lp):
+            tally.token(choice: i)
             if t.isEmpty && lp == nil { continue }
             let lps = lp.map { [Responses.chatLogprob($0, text: text)] }
             try await writer(Responses.chatChunk(id: id, created: created, model: modelID, index: i, content: t, logprobs: lps, fingerprint: fingerprint))
@@ -42,8 +50,7 @@ struct InferenceController {
             if !t.isEmpty {
               try await writer(Responses.chatChunk(id: id, created: created, model: modelID, index: i, content: t, fingerprint: fingerprint))
             }
-            usage.completionTokens += u.completionTokens
-            usage.cachedTokens = max(usage.cachedTokens, u.cachedTokens)
+            tally.finished(choice: i, u)
             try await writer(Responses.chatChunk(id: id, created: created, model: modelID, index: i, finish: reason, fingerprint: fingerprint))
           case .failed(let m):
             try await writer(.obj([("error", .obj([("message", .string(m)), ("type", .string("server_error"))]))]))
@@ -51,13 +58,18 @@ struct InferenceController {
           }
         }
         if req.options.includeUsage {
-          try await writer(Responses.usageChunk(id: id, created: created, model: modelID, object: "chat.completion.chunk", usage: usage, fingerprint: fingerprint))
+          try await writer(Responses.usageChunk(id: id, created: created, model: modelID, object: "chat.completion.chunk", usage: tally.usage, fingerprint: fingerprint))
         }
       }
     }
-    let results = try await collect(submitted.streams, engine: engine, ids: submitted.ids)
+    let results: [ChoiceResult]
+    do { results = try await collect(submitted.streams, engine: engine, ids: submitted.ids) } catch {
+      await meter.fail(error, promptTokens: prompt.count)
+      throw error
+    }
     var usage = Usage(promptTokens: prompt.count, completionTokens: results.reduce(0) { $0 + $1.usage.completionTokens })
     usage.cachedTokens = results.map(\.usage.cachedTokens).max() ?? 0
+    try await meter.finish(status: 200, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens)
     let body = Responses.chatCompletion(
       id: id, created: created, model: modelID,
       choices: results.map { r in (r.text, r.finish, req.options.logprobs == nil ? nil : r.logprobs.map { Responses.chatLogprob($0, text: text) }) },
@@ -65,9 +77,11 @@ struct InferenceController {
     return state.json(body, model: modelID)
   }
 
-  func completion(_ request: Request, context: some RequestContext) async throws -> Response {
+  func completion(_ request: Request, context: HearthRequestContext) async throws -> Response {
+    let caller = try context.caller()
     let json = try await state.readJSON(request)
     let req = try CompletionRequest(json: json, limits: state.config.limits)
+    let allowed = try await state.allowedModelName(req.model, for: caller)
     let (modelID, engine) = try await state.manager.engine(for: req.model)
     let model = engine.model
     guard req.prompts.count * req.options.n <= state.config.limits.maxN else {
@@ -97,15 +111,20 @@ struct InferenceController {
       gen += g
       owners += Array(repeating: pi, count: g.count)
     }
-    let submitted = try submit(gen, to: engine, model: modelID)
+    let promptTokens = prompts.reduce(0) { $0 + $1.count }
+    let meter = try await state.admit(
+      caller, allowedName: allowed, served: modelID, route: "/v1/completions", prompt: json["prompt"], promptTokens: promptTokens)
+    let submitted: (ids: [Int], streams: [AsyncStream<GenerationEvent>])
+    do { submitted = try submit(gen, to: engine, model: modelID) } catch {
+      await meter.fail(error)
+      throw error
+    }
     let choiceOwners = owners, texts = promptTexts
     let id = "cmpl-" + Self.randomID()
     let created = Int(Date().timeIntervalSince1970)
     let text: @Sendable (Int) -> [UInt8] = { model.tokenizer.tokenBytes($0) }
-    let promptTokens = prompts.reduce(0) { $0 + $1.count }
     if req.options.stream {
-      return sse(engine: engine, ids: submitted.ids, model: modelID) { writer in
-        var usage = Usage(promptTokens: promptTokens, completionTokens: 0)
+      return sse(engine: engine, ids: submitted.ids, model: modelID, meter: meter, promptTokens: promptTokens) { writer, tally in
         if req.echo {
           for (i, o) in choiceOwners.enumerated() {
             try await writer(Responses.completionChunk(id: id, created: created, model: modelID, index: i, text: texts[o], fingerprint: fingerprint))
@@ -114,11 +133,12 @@ struct InferenceController {
         for await (i, e) in mergeChoices(submitted.streams) {
           switch e {
           case .token(_, let t, let lp):
+            tally.token(choice: i)
             if t.isEmpty && lp == nil { continue }
             let lps = lp.map { Responses.completionLogprobs([$0], text: text, startOffset: 0) }
             try await writer(Responses.completionChunk(id: id, created: created, model: modelID, index: i, text: t, logprobs: lps, fingerprint: fingerprint))
           case .finished(let reason, let t, let u):
-            usage.completionTokens += u.completionTokens
+            tally.finished(choice: i, u)
             try await writer(Responses.completionChunk(id: id, created: created, model: modelID, index: i, text: t, finish: reason, fingerprint: fingerprint))
           case .failed(let m):
             try await writer(.obj([("error", .obj([("message", .string(m)), ("type", .string("server_error"))]))]))
@@ -126,12 +146,17 @@ struct InferenceController {
           }
         }
         if req.options.includeUsage {
-          try await writer(Responses.usageChunk(id: id, created: created, model: modelID, object: "text_completion", usage: usage, fingerprint: fingerprint))
+          try await writer(Responses.usageChunk(id: id, created: created, model: modelID, object: "text_completion", usage: tally.usage, fingerprint: fingerprint))
         }
       }
     }
-    let results = try await collect(submitted.streams, engine: engine, ids: submitted.ids)
+    let results: [ChoiceResult]
+    do { results = try await collect(submitted.streams, engine: engine, ids: submitted.ids) } catch {
+      await meter.fail(error, promptTokens: promptTokens)
+      throw error
+    }
     let usage = Usage(promptTokens: promptTokens, completionTokens: results.reduce(0) { $0 + $1.usage.completionTokens })
+    try await meter.finish(status: 200, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens)
     let choices = results.enumerated().map { (i, r) -> (text: String, finish: FinishReason, logprobs: JSON?) in
       let prefix = req.echo ? promptTexts[owners[i]] : ""
       let lps = req.options.logprobs == nil ? nil : Responses.completionLogprobs(r.logprobs, text: text, startOffset: prefix.count)
@@ -216,8 +241,12 @@ struct InferenceController {
   }
 
   /// A server-sent-event response. Writes go out as they are produced; when the client goes
-  /// away (a write fails) or the request times out, every choice is cancelled.
-  func sse(engine: EngineService, ids: [Int], model: String, _ produce: @escaping @Sendable (_ write: (JSON) async throws -> Void) async throws -> Void) -> Response {
+  /// away (a write fails) or the request times out, every choice is cancelled. When the stream ends,
+  /// either way, the request is settled with the tokens `produce` tallied.
+  func sse(
+    engine: EngineService, ids: [Int], model: String, meter: Metered, promptTokens: Int,
+    _ produce: @escaping @Sendable (_ write: (JSON) async throws -> Void, _ tally: inout StreamTally) async throws -> Void
+  ) -> Response {
     let timeout = state.config.requestTimeout
     let body = ResponseBody { writer in
       let timer = Task {
@@ -228,7 +257,16 @@ struct InferenceController {
         timer.cancel()
         for id in ids { engine.cancel(id) }
       }
-      try await produce { json in try await writer.write(ByteBuffer(string: Responses.sse(json))) }
+      var tally = StreamTally(promptTokens: promptTokens)
+      do {
+        try await produce({ json in try await writer.write(ByteBuffer(string: Responses.sse(json))) }, &tally)
+      } catch {
+        // 499: the client closed the request (nginx's code); it is counted for what it was sent.
+        await meter.settleQuietly(status: 499, promptTokens: promptTokens, completionTokens: tally.completionTokens)
+        throw error
+      }
+      // Settled before the final event, so a client that has read [DONE] finds the call in the audit trail.
+      await meter.settleQuietly(status: 200, promptTokens: promptTokens, completionTokens: tally.completionTokens)
       try await writer.write(ByteBuffer(string: Responses.sseDone))
       try await writer.finish(nil)
     }

@@ -22,6 +22,7 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
       }
       return Self.response(api)
     } catch {
+      if let api = APIError.controlPlane(error) { return Self.response(api) }
       context.logger.error("unhandled error", metadata: ["error": .string("\(error)")])
       return Self.response(.internalError("internal server error"))
     }
@@ -31,6 +32,8 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     var headers = HTTPFields()
     headers[.contentType] = "application/json"
     if let after = e.retryAfter { headers[.retryAfter] = String(after) }
+    // RFC 7235: a 401 names the scheme that would work.
+    if e.status == 401 { headers[.wwwAuthenticate] = "Bearer realm=\"hearth\"" }
     return Response(status: .init(code: e.status), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: e.body)))
   }
 }

@@ -13,18 +13,22 @@ struct ModelsController {
     ])
   }
 
-  func list(_ request: Request, context: some RequestContext) async throws -> Response {
-    let models = await state.manager.list()
+  /// Only the models the key may call: listing the others would tell a restricted key what it cannot use.
+  func list(_ request: Request, context: HearthRequestContext) async throws -> Response {
+    let caller = try context.caller()
+    let models = await state.manager.list().filter { caller.mayUse(model: $0.id) }
     var data = models.map(entry)
-    for (alias, target) in await state.manager.aliasList() {
+    for (alias, target) in await state.manager.aliasList() where caller.mayUse(model: alias) || caller.mayUse(model: target) {
       data.append(.obj([("id", .string(alias)), ("object", .string("model")), ("created", .int(0)), ("owned_by", .string("hearth")), ("alias_of", .string(target))]))
     }
     return state.json(.obj([("object", .string("list")), ("data", .array(data))]))
   }
 
-  func get(_ request: Request, context: some RequestContext) async throws -> Response {
+  func get(_ request: Request, context: HearthRequestContext) async throws -> Response {
+    let caller = try context.caller()
     let name = context.parameters.get("model") ?? ""
-    guard let id = await state.manager.resolve(name), let m = await state.manager.list().first(where: { $0.id == id }) else {
+    // A model outside the key's allowlist is answered as unknown, like in inference.
+    guard let id = await state.manager.resolve(name), caller.mayUse(model: name) || caller.mayUse(model: id), let m = await state.manager.list().first(where: { $0.id == id }) else {
       throw APIError.modelNotFound(name)
     }
     return state.json(entry(m))

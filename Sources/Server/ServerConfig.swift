@@ -40,6 +40,8 @@ public struct ServerConfig: Sendable {
   public var shutdownGrace: Double = 30
   public var limits = RequestLimits()
   public var prefixCaching = true
+  /// Serve `/metrics` without an API key (for Prometheus scrapers that cannot send one).
+  public var publicMetrics = false
   /// Load the first model at start (the server is ready only once it is loaded).
   public var preloadFirst = true
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ControlPlane
 import Foundation
+import Logging
 
 /// `--data-dir` and the master key options shared by `keys`, `tenants`, `users` and `audit`. These
 /// commands act directly on the data dir as the local operator (whoever can read it holds every secret
@@ -15,13 +16,14 @@ struct DataDirOptions: ParsableArguments {
 
   /// Opens the control plane or exits with one line. Read-only commands pass `mustExist`, so a mistyped
   /// --data-dir is reported instead of creating an empty one.
-  func open(mustExist: Bool = true) async -> ControlPlaneServices {
+  func open(mustExist: Bool = true, logLevel: Logger.Level = .warning) async -> ControlPlaneServices {
     let db = (directory as NSString).appendingPathComponent(SQLiteControlStore.fileName)
     if mustExist && !FileManager.default.fileExists(atPath: db) {
       fail("no Hearth data in \(directory) (run hearth serve once, or give --data-dir)", code: 1)
     }
     var config = ControlPlaneConfig(dataDir: directory, masterKey: MasterKeySource.resolve(file: masterKeyFile))
-    config.logger.logLevel = .warning  // the command reports what it did in one line of its own
+    // A command reports what it did in one line of its own; the server passes .info to log refused keys.
+    config.logger.logLevel = logLevel
     return await orFail {
       let cp = try await ControlPlaneServices.open(config)
       _ = try await cp.tenants.ensureSystemTenant(by: .localOperator())

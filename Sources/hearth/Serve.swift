@@ -1,4 +1,5 @@
 import ArgumentParser
+import ControlPlane
 import Foundation
 import Logging
 import Server
@@ -11,7 +12,11 @@ struct Serve: AsyncParsableCommand {
   var models: [String] = []
   @Option(help: "Address to listen on (loopback unless told otherwise).") var host = "127.0.0.1"
   @Option(help: "Port to listen on.") var port = 8080
-  @Option(name: .customLong("data-dir"), help: "Directory for the server's state.") var dataDir: String?
+  /// The data dir holds the API keys, quotas and audit trail the server checks every request against.
+  @OptionGroup var data: DataDirOptions
+  @Option(name: .customLong("admin-key-file"), help: "Import this API key as a system admin key (default: $HEARTH_ADMIN_KEY).")
+  var adminKeyFile: String?
+  @Flag(name: .customLong("public-metrics"), help: "Serve /metrics without an API key (for Prometheus scrapers).") var publicMetrics = false
   @Option(name: .customLong("kv-cache-tokens"), help: "KV cache per model, in tokens.") var kvTokens: Int?
   @Option(name: .customLong("kv-cache-mb"), help: "KV cache per model, in MiB (alternative to --kv-cache-tokens).") var kvMB: Int?
   @Option(name: .customLong("max-sequences"), help: "Sequences decoded together per model.") var maxSequences = 16
@@ -53,7 +58,8 @@ struct Serve: AsyncParsableCommand {
     }
     for p in pins where !names.contains(p) { fail("--pin \(p): no model with that name", code: 64) }
     c.pinned = Set(pins)
-    c.dataDir = dataDir
+    c.dataDir = data.directory
+    c.publicMetrics = publicMetrics
     if let kvTokens { c.kvTokens = kvTokens }
     c.kvMegabytes = kvMB
     c.maxSequences = maxSequences
@@ -66,7 +72,16 @@ struct Serve: AsyncParsableCommand {
     c.memoryBudgetBytes = memoryBudgetMB << 20
     c.shutdownGrace = shutdownGrace
     c.prefixCaching = !noPrefixCache
-    let server = try await buildApplication(config: c)
+    // A fresh data dir is created on first start. Bootstrap makes sure there is a way in: the imported
+    // admin key, or on the very first start a new admin key printed once.
+    let controlPlane = await data.open(mustExist: false, logLevel: .info)
+    let boot = await orFail { try await Bootstrap.ensureAdmin(controlPlane, adminKey: Bootstrap.adminKey(file: adminKeyFile)) }
+    if let line = boot.announcement { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+    let server = try await buildApplication(config: c, controlPlane: controlPlane)
     try await server.run()
+    // Written at exit so a restart neither loses last-used times nor leaves the newest audit records
+    // unsigned until the next checkpoint.
+    await controlPlane.keys.flushLastUsed()
+    _ = try? await controlPlane.audit.checkpoint()
   }
 }

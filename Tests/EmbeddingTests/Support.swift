@@ -10,7 +10,7 @@ enum Paths {
 
   static var reference: String {
     ProcessInfo.processInfo.environment["HEARTH_REFERENCE"]
-      ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/reference").standardized.path
+      ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Fixtures/reference").standardized.path
   }
 
   static var minilm: String { models + "/all-minilm-l6-v2" }
@@ -31,7 +31,7 @@ enum Paths {
   }
 }
 
-/// ../shared/reference/minilm.json: sentence-transformers vectors from a float64 forward pass.
+/// Tests/Fixtures/reference (a copy of ../shared/reference)/minilm.json: sentence-transformers vectors from a float64 forward pass.
 struct MiniLMReference: Decodable {
   struct Item: Decodable {
     let text: String

@@ -5,7 +5,7 @@ import Testing
 
 @testable import Engine
 
-/// The three real models and their references in ../shared/reference.
+/// The three real models and their references in Tests/Fixtures/reference (a copy of ../shared/reference).
 enum RealModels {
   static var dir: String {
     ProcessInfo.processInfo.environment["HEARTH_MODELS"]
@@ -14,7 +14,7 @@ enum RealModels {
 
   static var referenceDir: String {
     ProcessInfo.processInfo.environment["HEARTH_REFERENCE"]
-      ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/reference").standardized.path
+      ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Fixtures/reference").standardized.path
   }
 
   static let files = [

@@ -230,7 +230,7 @@ struct LiveDirectoryTests {
         try await LDAPAuthenticator(config: config).authenticate(username: "alice", password: password("alice"))
       }
       guard case .unreachable = error else { Issue.record("\(String(describing: error))"); continue }
-      #expect(elapsed(since: start) < 10)
+      #expect(elapsed(since: start) < 20)  // generous: the suites share two cores; the limit is 1 s
     }
     withExtendedLifetime(hole) {}
   }

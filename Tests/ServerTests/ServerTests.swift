@@ -39,19 +39,17 @@ func body(_ s: String) -> ByteBuffer { ByteBuffer(string: s) }
 
 func parse(_ b: ByteBuffer) throws -> JSON { try JSON.parse(Data(b.readableBytesView)) }
 
-let jsonHeaders: HTTPFields = [.contentType: "application/json"]
-
 @Suite(.serialized) struct ServerTests {
   @Test func healthAndModels() async throws {
     #expect(FileManager.default.fileExists(atPath: TestModels.smol), "run scripts/fetch-models")
-    let server = try await buildApplication(config: testConfig(), logger: quietLogger())
+    let (server, _, auth) = try await makeServer(testConfig())
     try await server.app.test(.router) { client in
       do {
         let r = try await client.execute(uri: "/health/live", method: .get); #expect(r.status == .ok) }
       do {
         let r = try await client.execute(uri: "/health/ready", method: .get); #expect(r.status == .ok) }
       do {
-        let r = try await client.execute(uri: "/v1/models", method: .get)
+        let r = try await client.execute(uri: "/v1/models", method: .get, headers: auth)
         #expect(r.status == .ok)
         let j = try parse(r.body)
         #expect(j["object"]?.string == "list")
@@ -59,11 +57,11 @@ let jsonHeaders: HTTPFields = [.contentType: "application/json"]
         #expect(ids.contains("smol") && ids.contains("default"))
       }
       do {
-        let r = try await client.execute(uri: "/v1/models/default", method: .get)
+        let r = try await client.execute(uri: "/v1/models/default", method: .get, headers: auth)
         #expect(try parse(r.body)["id"]?.string == "smol")
       }
       do {
-        let r = try await client.execute(uri: "/v1/models/nope", method: .get)
+        let r = try await client.execute(uri: "/v1/models/nope", method: .get, headers: auth)
         #expect(r.status == .notFound)
         #expect(try parse(r.body)["error"]?["code"]?.string == "model_not_found")
       }
@@ -71,13 +69,13 @@ let jsonHeaders: HTTPFields = [.contentType: "application/json"]
   }
 
   @Test func chatCompletionIsDeterministicAtTemperatureZero() async throws {
-    let server = try await buildApplication(config: testConfig(), logger: quietLogger())
+    let (server, _, auth) = try await makeServer(testConfig())
     let req = #"{"model":"default","messages":[{"role":"user","content":"What is the capital of France?"}],"temperature":0,"max_tokens":12}"#
     try await server.app.test(.router) { client in
       var texts: [String] = []
       for _ in 0..<2 {
         do {
-        let r = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: jsonHeaders, body: body(req))
+        let r = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: auth, body: body(req))
           #expect(r.status == .ok)
           #expect(r.headers[.hearthModel] == "smol")
           let j = try parse(r.body)
@@ -99,11 +97,11 @@ let jsonHeaders: HTTPFields = [.contentType: "application/json"]
   }
 
   @Test func completionsWithNAndStopAndLogprobs() async throws {
-    let server = try await buildApplication(config: testConfig(), logger: quietLogger())
+    let (server, _, auth) = try await makeServer(testConfig())
     let req = #"{"model":"smol","prompt":"1, 2, 3, 4,","max_tokens":8,"temperature":0,"n":2,"stop":[" 7"],"logprobs":2}"#
     try await server.app.test(.router) { client in
       do {
-        let r = try await client.execute(uri: "/v1/completions", method: .post, headers: jsonHeaders, body: body(req))
+        let r = try await client.execute(uri: "/v1/completions", method: .post, headers: auth, body: body(req))
         #expect(r.status == .ok)
         let j = try parse(r.body)
         let choices = j["choices"]?.array ?? []
@@ -120,11 +118,11 @@ let jsonHeaders: HTTPFields = [.contentType: "application/json"]
   }
 
   @Test func errorsHaveOpenAIShapeAndStatus() async throws {
-    let server = try await buildApplication(config: testConfig { $0.maxBodyBytes = 2048 }, logger: quietLogger())
+    let (server, _, auth) = try await makeServer(testConfig { $0.maxBodyBytes = 2048 })
     try await server.app.test(.router) { client in
       func expectError(_ uri: String, _ b: String, status: HTTPResponse.Status, param: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) async throws {
         do {
-        let r = try await client.execute(uri: uri, method: .post, headers: jsonHeaders, body: body(b))
+        let r = try await client.execute(uri: uri, method: .post, headers: auth, body: body(b))
           #expect(r.status == status, sourceLocation: sourceLocation)
           let e = try parse(r.body)["error"]
           #expect(e?["message"]?.string?.isEmpty == false, sourceLocation: sourceLocation)
@@ -149,14 +147,14 @@ let jsonHeaders: HTTPFields = [.contentType: "application/json"]
   }
 
   @Test func metricsExposeVLLMStyleNames() async throws {
-    let server = try await buildApplication(config: testConfig(), logger: quietLogger())
+    let (server, _, auth) = try await makeServer(testConfig())
     try await server.app.test(.router) { client in
       let req = #"{"model":"smol","messages":[{"role":"user","content":"Hi"}],"max_tokens":3,"temperature":0}"#
       do {
-        let r = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: jsonHeaders, body: body(req)); #expect(r.status == .ok) }
-      _ = try await client.execute(uri: "/v1/models/xyz-123", method: .get)
+        let r = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: auth, body: body(req)); #expect(r.status == .ok) }
+      _ = try await client.execute(uri: "/v1/models/xyz-123", method: .get, headers: auth)
       do {
-        let r = try await client.execute(uri: "/metrics", method: .get)
+        let r = try await client.execute(uri: "/metrics", method: .get, headers: auth)
         let text = String(buffer: r.body)
         for name in [
           "hearth_num_requests_running", "hearth_num_requests_waiting", "hearth_kv_cache_usage_ratio", "hearth_prompt_tokens_total",
@@ -175,11 +173,11 @@ let jsonHeaders: HTTPFields = [.contentType: "application/json"]
 
   @Test func embeddingsFromEncoderAndDecoder() async throws {
     let config = testConfig { $0.models.append(ServerConfig.ModelSpec(name: "minilm", path: TestModels.minilm)) }
-    let server = try await buildApplication(config: config, logger: quietLogger())
+    let (server, _, auth) = try await makeServer(config)
     try await server.app.test(.router) { client in
       do {
         let r = try await client.execute(
-          uri: "/v1/embeddings", method: .post, headers: jsonHeaders,
+          uri: "/v1/embeddings", method: .post, headers: auth,
           body: body(#"{"model":"minilm","input":["A cat sits on the mat.","A kitten rests on a rug.","Interest rates rose."]}"#))
         #expect(r.status == .ok)
         #expect(r.headers[.hearthEmbedding] == "encoder")
@@ -193,7 +191,7 @@ let jsonHeaders: HTTPFields = [.contentType: "application/json"]
       }
       do {
         let r = try await client.execute(
-          uri: "/v1/embeddings", method: .post, headers: jsonHeaders, body: body(#"{"model":"smol","input":"hello","encoding_format":"base64"}"#))
+          uri: "/v1/embeddings", method: .post, headers: auth, body: body(#"{"model":"smol","input":"hello","encoding_format":"base64"}"#))
         #expect(r.status == .ok)
         #expect(r.headers[.hearthEmbedding] == "decoder-pooled")
         let b64 = try parse(r.body)["data"]?.array?.first?["embedding"]?.string ?? ""
@@ -201,13 +199,13 @@ let jsonHeaders: HTTPFields = [.contentType: "application/json"]
       }
       do {
         let r = try await client.execute(
-          uri: "/v1/chat/completions", method: .post, headers: jsonHeaders, body: body(#"{"model":"minilm","messages":[{"role":"user","content":"x"}]}"#))
+          uri: "/v1/chat/completions", method: .post, headers: auth, body: body(#"{"model":"minilm","messages":[{"role":"user","content":"x"}]}"#))
         #expect(r.status == .badRequest)
         #expect(try parse(r.body)["error"]?["code"]?.string == "model_not_generative")
       }
       do {
         let r = try await client.execute(
-          uri: "/v1/embeddings", method: .post, headers: jsonHeaders, body: body(#"{"model":"minilm","input":"x","dimensions":12}"#))
+          uri: "/v1/embeddings", method: .post, headers: auth, body: body(#"{"model":"minilm","input":"x","dimensions":12}"#))
         #expect(r.status == .badRequest)
       }
     }

@@ -5,7 +5,7 @@ import Testing
 @testable import Tokenizers
 
 /// Paths of the real models (scripts/fetch-models, or $HEARTH_MODELS) and the llama.cpp references
-/// (../shared/reference, or $HEARTH_REFERENCE).
+/// (Tests/Fixtures/reference (a copy of ../shared/reference), or $HEARTH_REFERENCE).
 enum Paths {
   static let testDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 
@@ -16,7 +16,7 @@ enum Paths {
 
   static var reference: String {
     ProcessInfo.processInfo.environment["HEARTH_REFERENCE"]
-      ?? testDir.appendingPathComponent("../../../shared/reference").standardized.path
+      ?? testDir.appendingPathComponent("../Fixtures/reference").standardized.path
   }
 
   static var fixtures: URL { testDir.appendingPathComponent("Fixtures") }
@@ -30,7 +30,7 @@ enum Paths {
 
 struct MissingFile: Error, CustomStringConvertible {
   let path: String
-  var description: String { "missing \(path): run scripts/fetch-models (models) or provide shared/reference" }
+  var description: String { "missing \(path): run scripts/fetch-models (models) or provide Tests/Fixtures/reference" }
 }
 
 func requireFile(_ path: String) throws -> String {

@@ -1,11 +1,15 @@
-"""Starts a real `hearth serve` (the release binary) on a free loopback port for the tests.
+"""Starts a real `hearth serve` (the release binary) on a free loopback port for the tests, over a
+fresh data dir (HEARTH_HOME) in which the fixture first makes a tenant and API keys with the CLI, as an
+operator would.
 
 Environment: HEARTH_BIN (default .build/release/hearth), HEARTH_MODELS (default models/).
 """
 import os
 import re
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 
@@ -24,8 +28,31 @@ def free_port():
         return s.getsockname()[1]
 
 
+def hearth_cli(home, *args):
+    """Runs `hearth ARGS` on the data dir `home`; returns its stdout, raising with stderr on failure."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEARTH_")}
+    env["HEARTH_HOME"] = str(home)
+    p = subprocess.run([BIN, *args], capture_output=True, text=True, env=env, timeout=60)
+    if p.returncode != 0:
+        raise RuntimeError(f"hearth {' '.join(args)} exited {p.returncode}: {p.stderr}")
+    return p.stdout
+
+
+def make_keys(home):
+    """A tenant with a developer key (for the API) and an operator key (for /metrics) in `home`."""
+    hearth_cli(home, "tenants", "create", "integration")
+    api_key = hearth_cli(home, "keys", "create", "--tenant", "integration", "--name", "client").strip()
+    metrics_key = hearth_cli(home, "keys", "create", "--tenant", "integration", "--name", "scraper", "--role", "operator").strip()
+    return api_key, metrics_key
+
+
 class Server:
-    def __init__(self, args, env=None):
+    def __init__(self, args, env=None, home=None):
+        self.home = home
+        self.api_key = self.metrics_key = None
+        if home is not None:
+            self.api_key, self.metrics_key = make_keys(home)
+            env = {**(env or {}), "HEARTH_HOME": str(home)}
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = open(os.path.join(ROOT, ".build-fixtures", f"serve-{self.port}.log"), "w+")
@@ -50,6 +77,8 @@ class Server:
         return self.log.read()
 
     def metrics(self, headers=None):
+        if headers is None and self.metrics_key:
+            headers = {"Authorization": f"Bearer {self.metrics_key}"}
         req = urllib.request.Request(self.base + "/metrics", headers=headers or {})
         with urllib.request.urlopen(req, timeout=10) as r:
             return r.read().decode()
@@ -86,6 +115,8 @@ class Server:
 def server():
     args = ["--model", SMOL, "--model", f"minilm={MINILM}", "--alias", "default=SmolLM2-135M-Instruct.Q4_1",
             "--kv-cache-tokens", "8192", "--max-sequences", "16", "--max-queue", "64"]
-    s = Server(args)
+    home = tempfile.mkdtemp(prefix="hearth-it-")
+    s = Server(args, home=home)
     yield s
     s.stop()
+    shutil.rmtree(home, ignore_errors=True)

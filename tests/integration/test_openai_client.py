@@ -12,7 +12,7 @@ MODEL = "SmolLM2-135M-Instruct.Q4_1"
 
 @pytest.fixture(scope="module")
 def client(server):
-    return openai.OpenAI(base_url=server.base + "/v1", api_key=getattr(server, "api_key", "unused"), max_retries=0, timeout=120)
+    return openai.OpenAI(base_url=server.base + "/v1", api_key=server.api_key, max_retries=0, timeout=120)
 
 
 def ask(client, content, **kw):
@@ -138,7 +138,7 @@ def test_error_classes(client):
 
 def test_sse_framing_with_curl(server):
     body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 5, "temperature": 0, "stream": True})
-    headers = ["-H", "Content-Type: application/json"] + (["-H", f"Authorization: Bearer {server.api_key}"] if getattr(server, "api_key", None) else [])
+    headers = ["-H", "Content-Type: application/json", "-H", f"Authorization: Bearer {server.api_key}"]
     out = subprocess.run(["curl", "-sN", "-D", "-", server.base + "/v1/chat/completions", *headers, "-d", body],
                          capture_output=True, timeout=60).stdout.decode()
     head, _, payload = out.partition("\r\n\r\n")
@@ -164,20 +164,19 @@ def test_concurrent_streams_match_sequential(client):
 
 
 def test_disconnect_frees_kv(server, client):
-    headers = {"Authorization": f"Bearer {server.api_key}"} if getattr(server, "api_key", None) else {}
     ask(client, "warm up", max_tokens=2)
-    baseline = server.metric("hearth_kv_cache_usage_ratio", headers=headers, model=MODEL)
+    baseline = server.metric("hearth_kv_cache_usage_ratio", model=MODEL)
     stream = ask(client, "Write a very long essay about the sea.", stream=True, max_tokens=400)
     got = 0
     for chunk in stream:
         got += 1
         if got == 5:
             break
-    assert server.metric("hearth_kv_cache_usage_ratio", headers=headers, model=MODEL) > baseline
+    assert server.metric("hearth_kv_cache_usage_ratio", model=MODEL) > baseline
     stream.response.close()
     deadline = time.time() + 20
     while time.time() < deadline:
-        if server.metric("hearth_kv_cache_usage_ratio", headers=headers, model=MODEL) <= baseline:
+        if server.metric("hearth_kv_cache_usage_ratio", model=MODEL) <= baseline:
             break
         time.sleep(0.2)
-    assert server.metric("hearth_kv_cache_usage_ratio", headers=headers, model=MODEL) <= baseline
+    assert server.metric("hearth_kv_cache_usage_ratio", model=MODEL) <= baseline

@@ -1,0 +1,56 @@
+"""`hearth plan --calibrate` on this machine: the fitted CPU model must predict each local model's
+decode and prefill speed within 25 % of what `hearth bench` measures, both for the runs it was fitted
+on and for a fresh bench run afterwards (so the check also covers run-to-run noise)."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import BIN, MODELS
+
+NAMES = ["SmolLM2-135M-Instruct.Q4_1.gguf", "gemma-3-270m-q4_k_m.gguf", "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"]
+TOLERANCE = 0.25
+
+
+def run(*args):
+    p = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+@pytest.fixture(scope="module")
+def calibration(tmp_path_factory):
+    paths = [os.path.join(MODELS, n) for n in NAMES]
+    out = tmp_path_factory.mktemp("plan") / "calibration.json"
+    # One thread: the CI machine runs other work, and a single thread is the least disturbed.
+    run("plan", "--calibrate", "--threads", "1", "--calibration", str(out), "--models", *paths)
+    return out, json.loads(out.read_text())
+
+
+def test_fit_within_25_percent(calibration):
+    _, cal = calibration
+    assert len(cal["samples"]) == 3
+    for s in cal["samples"]:
+        for phase in ("decode", "prefill"):
+            measured, predicted = s[f"measured_{phase}_tokens_per_s"], s[f"predicted_{phase}_tokens_per_s"]
+            assert abs(predicted / measured - 1) <= TOLERANCE, (s["model"], phase, measured, predicted)
+
+
+def test_fresh_bench_within_25_percent(calibration):
+    _, cal = calibration
+    predicted = {os.path.basename(s["model"]): s for s in cal["samples"]}
+    for name in NAMES:
+        b = json.loads(run("bench", "--model", os.path.join(MODELS, name), "--threads", "1",
+                           "--pp", "512", "--tg", "128", "--reps", "3", "--json").strip().splitlines()[-1])
+        p = predicted[name]
+        assert abs(p["predicted_decode_tokens_per_s"] / b["tg_tps"] - 1) <= TOLERANCE, (name, b, p)
+        assert abs(p["predicted_prefill_tokens_per_s"] / b["pp_tps"] - 1) <= TOLERANCE, (name, b, p)
+
+
+def test_plan_uses_the_calibration(calibration):
+    path, _ = calibration
+    plan = json.loads(run("plan", "--model", os.path.join(MODELS, NAMES[0]), "--cpu", "--calibration", str(path),
+                          "--context", "2048", "--json"))
+    assert plan["decode_tokens_per_s"] > 0 and plan["prefill_tokens_per_s"] > 0
+    assert plan["weights_bytes"] > 90_000_000
