@@ -38,14 +38,24 @@ def test_fit_within_25_percent(calibration):
 
 
 def test_fresh_bench_within_25_percent(calibration):
+    # A shared CI machine has bursts where a neighbour halves single-core speed for a few seconds.
+    # Each model gets up to three fresh bench runs, and one of them has to land within the
+    # tolerance: a wrong fit misses on every attempt, a burst only on some.
     _, cal = calibration
     predicted = {os.path.basename(s["model"]): s for s in cal["samples"]}
     for name in NAMES:
-        b = json.loads(run("bench", "--model", os.path.join(MODELS, name), "--threads", "1",
-                           "--pp", "512", "--tg", "128", "--reps", "3", "--json").strip().splitlines()[-1])
-        p = predicted[name]
-        assert abs(p["predicted_decode_tokens_per_s"] / b["tg_tps"] - 1) <= TOLERANCE, (name, b, p)
-        assert abs(p["predicted_prefill_tokens_per_s"] / b["pp_tps"] - 1) <= TOLERANCE, (name, b, p)
+        p, misses = predicted[name], []
+        for _ in range(3):
+            b = json.loads(run("bench", "--model", os.path.join(MODELS, name), "--threads", "1",
+                               "--pp", "512", "--tg", "128", "--reps", "3", "--json").strip().splitlines()[-1])
+            errors = (abs(p["predicted_decode_tokens_per_s"] / b["tg_tps"] - 1),
+                      abs(p["predicted_prefill_tokens_per_s"] / b["pp_tps"] - 1))
+            if max(errors) <= TOLERANCE:
+                break
+            misses.append((b["tg_tps"], b["pp_tps"], errors))
+        else:
+            pytest.fail(f"{name}: predicted tg {p['predicted_decode_tokens_per_s']:.1f} "
+                        f"pp {p['predicted_prefill_tokens_per_s']:.1f}; measured (tg, pp, errors) {misses}")
 
 
 def test_plan_uses_the_calibration(calibration):
