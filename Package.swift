@@ -43,8 +43,10 @@ let package = Package(
     .target(
       name: "Server",
       dependencies: [
-        "ServingAPI", "Engine", "GGUF", "ControlPlane",
+        "ServingAPI", "Engine", "GGUF", "ControlPlane", "LDAP",
         .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "HummingbirdTLS", package: "hummingbird"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
         .product(name: "Prometheus", package: "swift-prometheus"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "Logging", package: "swift-log"),

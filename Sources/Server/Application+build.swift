@@ -3,6 +3,9 @@ import Engine
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import LDAP
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -27,11 +30,24 @@ public final class AppState: Sendable {
   public let logger: Logger
   /// Keys, quotas and the audit trail of the data dir.
   public let controlPlane: ControlPlaneServices
+  /// Directory logins: the authenticator when `--ldap-config` is given, the sessions it hands out,
+  /// and the throttle on failed attempts.
+  let authenticator: LDAPAuthenticator?
+  public let sessions: SessionService
+  let loginThrottle: LoginThrottle
 
-  init(config: ServerConfig, controlPlane: ControlPlaneServices, logger: Logger) {
+  init(config: ServerConfig, controlPlane: ControlPlaneServices, logger: Logger) throws {
     self.config = config
     self.controlPlane = controlPlane
     self.logger = logger
+    do {
+      authenticator = try config.ldap.map { try LDAPAuthenticator(config: $0.authenticator) }
+    } catch {
+      throw ServerConfigError("--ldap-config: \(error)")
+    }
+    sessions = SessionService(ttl: config.ldap?.sessionTTL ?? 900, clock: controlPlane.clock)
+    loginThrottle = LoginThrottle(
+      maxFailures: config.ldap?.maxFailedLogins ?? 5, window: config.ldap?.failedLoginWindow ?? 300, clock: controlPlane.clock)
     metrics = ServerMetrics()
     manager = ModelManager(config: config, metrics: metrics, logger: logger)
   }
@@ -77,10 +93,12 @@ public struct HearthServer: Sendable {
 public func buildApplication(config: ServerConfig, controlPlane: ControlPlaneServices, logger: Logger? = nil) async throws -> HearthServer {
   var log = logger ?? Logger(label: "hearth")
   if logger == nil { log.logLevel = .info }
-  let state = AppState(config: config, controlPlane: controlPlane, logger: log)
+  let state = try AppState(config: config, controlPlane: controlPlane, logger: log)
   let router = buildRouter(state: state)
+  var server = HTTPServerBuilder.http1()
+  if let tls = config.tls { server = try HTTPServerBuilder.tls(.http1(), tlsConfiguration: try tls.configuration()) }
   var app = Application(
-    router: router,
+    router: router, server: server,
     configuration: .init(address: .hostname(config.host, port: config.port), serverName: "hearth"),
     logger: log)
   app.addServices(EngineLifecycle(state: state))
@@ -91,13 +109,17 @@ public func buildApplication(config: ServerConfig, controlPlane: ControlPlaneSer
 /// registered behind `AuthMiddleware`, except `/metrics` when `publicMetrics` is set.
 public let publicPaths: Set<String> = ["/health/live", "/health/ready"]
 
+/// Paths that take credentials themselves instead of a key: the directory login (registered only
+/// with `--ldap-config`), which answers 401 to anything but a valid username and password.
+public let credentialPaths: Set<String> = ["/v1/auth/login"]
+
 func buildRouter(state: AppState) -> Router<HearthRequestContext> {
   let router = Router(context: HearthRequestContext.self)
   router.middlewares.add(HTTPMetricsMiddleware(metrics: state.metrics))
   router.middlewares.add(APIErrorMiddleware())
   /// A group of routes that need an API key whose role holds `permission`.
   func protected(_ permission: Permission) -> RouterGroup<HearthRequestContext> {
-    router.group().add(middleware: AuthMiddleware(keys: state.controlPlane.keys, permission: permission))
+    router.group().add(middleware: AuthMiddleware(keys: state.controlPlane.keys, sessions: state.sessions, permission: permission))
   }
 
   router.get("/health/live") { _, _ in state.json(.obj([("status", .string("ok"))])) }
@@ -127,6 +149,11 @@ func buildRouter(state: AppState) -> Router<HearthRequestContext> {
   protected(.inference).post("/v1/chat/completions", use: inference.chat)
     .post("/v1/completions", use: inference.completion)
     .post("/v1/embeddings", use: EmbeddingsController(state: state).embed)
+
+  AdminController(state: state).register(protected)
+  if let ldap = state.authenticator {
+    LoginController(state: state, authenticator: ldap).register(on: router, protected)
+  }
   return router
 }
 

@@ -2,6 +2,7 @@ import ControlPlane
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
 import ServingAPI
 
 /// The request context of every Hearth route: Hummingbird's core storage plus the caller that
@@ -10,10 +11,13 @@ import ServingAPI
 public struct HearthRequestContext: RequestContext {
   public var coreContext: CoreRequestContextStorage
   public var principal: Principal?
+  /// The peer's IP address, for audit records (nil when the channel has none, as in router tests).
+  public let clientAddress: String?
 
   public init(source: ApplicationRequestContextSource) {
     coreContext = .init(source: source)
     principal = nil
+    clientAddress = source.channel.remoteAddress?.ipAddress
   }
 }
 
@@ -28,6 +32,7 @@ extension HTTPField.Name {
 struct AuthMiddleware: RouterMiddleware {
   typealias Context = HearthRequestContext
   let keys: KeyService
+  let sessions: SessionService
   let permission: Permission
 
   func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -36,7 +41,12 @@ struct AuthMiddleware: RouterMiddleware {
     }
     let principal: Principal
     do {
-      principal = try await keys.verify(presented)
+      // Directory logins carry a session token (`hs_...`) instead of a key; both authorize alike.
+      if presented.hasPrefix(SessionService.prefix) {
+        principal = try sessions.verify(presented)
+      } else {
+        principal = try await keys.verify(presented)
+      }
     } catch is KeyVerifyError {
       // One answer for unknown, revoked, expired and wrong keys, so a caller cannot probe which key ids
       // exist. KeyService has already logged the reason with the key id (never the secret).

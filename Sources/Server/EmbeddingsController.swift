@@ -33,6 +33,7 @@ struct EmbeddingsController {
       throw APIError.invalid("dimensions", "'\(id)' produces \(embedder.dimension)-dimensional vectors; 'dimensions' must be \(embedder.dimension) or absent")
     }
     let meter = try await state.admit(
+      client: context.clientAddress,
       caller, allowedName: allowed, served: id, route: "/v1/embeddings", prompt: json["input"], promptTokens: seqs.reduce(0) { $0 + $1.count })
     let result: EmbeddingResult
     do { result = try await service.embed(tokens: seqs) } catch {

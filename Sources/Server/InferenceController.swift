@@ -25,6 +25,7 @@ struct InferenceController {
     }
     let gen = try makeRequests(prompt: prompt, options: req.options, engine: engine, param: "messages")
     let meter = try await state.admit(
+      client: context.clientAddress,
       caller, allowedName: allowed, served: modelID, route: "/v1/chat/completions", prompt: json["messages"], promptTokens: prompt.count)
     let submitted: (ids: [Int], streams: [AsyncStream<GenerationEvent>])
     do { submitted = try submit(gen, to: engine, model: modelID) } catch {
@@ -113,6 +114,7 @@ struct InferenceController {
     }
     let promptTokens = prompts.reduce(0) { $0 + $1.count }
     let meter = try await state.admit(
+      client: context.clientAddress,
       caller, allowedName: allowed, served: modelID, route: "/v1/completions", prompt: json["prompt"], promptTokens: promptTokens)
     let submitted: (ids: [Int], streams: [AsyncStream<GenerationEvent>])
     do { submitted = try submit(gen, to: engine, model: modelID) } catch {

@@ -14,6 +14,8 @@ struct Metered: Sendable {
   let model: String
   let prompt: Data
   let start: Date
+  /// The caller's address, for the audit record.
+  let client: String?
   let logger: Logger
 
   /// Settles the request. Under the fail-closed audit policy this throws `AuditError` when the record
@@ -24,7 +26,7 @@ struct Metered: Sendable {
   func finish(status: Int, promptTokens: Int, completionTokens: Int) async throws {
     let call = InferenceCall(
       time: start, route: route, model: model, status: status, promptTokens: promptTokens, completionTokens: completionTokens,
-      latencyMicros: Int64(Date().timeIntervalSince(start) * 1e6), prompt: prompt)
+      latencyMicros: Int64(Date().timeIntervalSince(start) * 1e6), client: client, prompt: prompt)
     let (cp, admission, principal) = (controlPlane, admission, principal)
     _ = try await Task { try await cp.finishInference(admission, call, by: principal) }.value
   }
@@ -79,7 +81,7 @@ extension AppState {
   /// Admits a request against the caller's permission, allowlist, budget and rate limits, with its
   /// prompt tokens as the estimate. Throws `QuotaError` (429) when over a limit.
   func admit(
-    _ p: Principal, allowedName: String, served model: String, route: String, prompt: JSON?, promptTokens: Int
+    client: String?, _ p: Principal, allowedName: String, served model: String, route: String, prompt: JSON?, promptTokens: Int
   ) async throws -> Metered {
     let admission: Admission
     do {
@@ -89,6 +91,6 @@ extension AppState {
     }
     return Metered(
       controlPlane: controlPlane, principal: p, admission: admission, route: route, model: model, prompt: Data((prompt?.text ?? "").utf8),
-      start: Date(), logger: logger)
+      start: Date(), client: client, logger: logger)
   }
 }

@@ -44,6 +44,10 @@ public struct ServerConfig: Sendable {
   public var publicMetrics = false
   /// Load the first model at start (the server is ready only once it is loaded).
   public var preloadFirst = true
+  /// HTTPS instead of plain HTTP.
+  public var tls: TLSSettings? = nil
+  /// Directory logins (`POST /v1/auth/login`); nil: API keys only.
+  public var ldap: LDAPSettings? = nil
 
   public init() {}
 

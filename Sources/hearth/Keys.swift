@@ -128,20 +128,4 @@ func keyID(_ s: String) -> String {
 }
 
 /// A key as listed in JSON: no MAC.
-struct KeyView: Encodable {
-  var id, tenant, name, description, role: String
-  var user: String?
-  var models: [String]
-  var expiresAt, lastUsedAt, revokedAt: Date?
-  var createdAt: Date
-  var revoked: Bool
-  var limits: RateLimits
-  var budget: String?
-
-  init(_ k: APIKeyRecord) {
-    (id, tenant, name, description, role, user) = (k.id, k.tenantID, k.name, k.description, k.role.rawValue, k.userID)
-    (models, expiresAt, lastUsedAt, revokedAt, createdAt, revoked) = (k.models, k.expiresAt, k.lastUsedAt, k.revokedAt, k.createdAt, k.revoked)
-    limits = k.limits
-    budget = k.budget?.text
-  }
-}
+typealias KeyView = APIKeyView

@@ -31,6 +31,13 @@ struct Serve: AsyncParsableCommand {
   @Option(name: .customLong("pin"), help: "A model never unloaded (repeatable).") var pins: [String] = []
   @Option(name: .customLong("shutdown-grace"), help: "Seconds in-flight requests get on shutdown.") var shutdownGrace: Double = 30
   @Flag(name: .customLong("no-prefix-cache"), help: "Do not reuse KV blocks of shared prompt prefixes.") var noPrefixCache = false
+  @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: serve HTTPS (with --tls-key).") var tlsCert: String?
+  @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert.") var tlsKey: String?
+  @Option(name: .customLong("tls-min-version"), help: "Oldest TLS version accepted: 1.3 (default) or 1.2.") var tlsMinVersion = "1.3"
+  @Option(name: .customLong("tls-client-ca"), help: "PEM CA certificates: require client certificates they signed (mutual TLS).")
+  var tlsClientCA: String?
+  @Option(name: .customLong("ldap-config"), help: "JSON file: directory logins at POST /v1/auth/login (docs/security.md).")
+  var ldapConfig: String?
 
   func validate() throws {
     if models.isEmpty { throw ValidationError("give at least one --model PATH") }
@@ -42,6 +49,11 @@ struct Serve: AsyncParsableCommand {
     if maxBodyBytes < 1024 { throw ValidationError("--max-body-bytes must be at least 1024") }
     if requestTimeout <= 0 { throw ValidationError("--request-timeout must be positive") }
     for a in aliases where !a.contains("=") { throw ValidationError("--alias takes ALIAS=MODEL, got '\(a)'") }
+    if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+    if TLSSettings.MinimumVersion(rawValue: tlsMinVersion) == nil { throw ValidationError("--tls-min-version must be 1.2 or 1.3") }
+    if tlsCert == nil && (tlsClientCA != nil || tlsMinVersion != "1.3") {
+      throw ValidationError("--tls-client-ca and --tls-min-version need --tls-cert and --tls-key")
+    }
   }
 
   func run() async throws {
@@ -72,12 +84,17 @@ struct Serve: AsyncParsableCommand {
     c.memoryBudgetBytes = memoryBudgetMB << 20
     c.shutdownGrace = shutdownGrace
     c.prefixCaching = !noPrefixCache
+    if let tlsCert, let tlsKey {
+      c.tls = TLSSettings(
+        certificateFile: tlsCert, privateKeyFile: tlsKey, minimumVersion: TLSSettings.MinimumVersion(rawValue: tlsMinVersion)!, clientCAFile: tlsClientCA)
+    }
+    if let ldapConfig { c.ldap = await orFail { try LDAPSettings.load(path: ldapConfig) } }
     // A fresh data dir is created on first start. Bootstrap makes sure there is a way in: the imported
     // admin key, or on the very first start a new admin key printed once.
     let controlPlane = await data.open(mustExist: false, logLevel: .info)
     let boot = await orFail { try await Bootstrap.ensureAdmin(controlPlane, adminKey: Bootstrap.adminKey(file: adminKeyFile)) }
     if let line = boot.announcement { FileHandle.standardError.write(Data((line + "\n").utf8)) }
-    let server = try await buildApplication(config: c, controlPlane: controlPlane)
+    let server = await orFail { try await buildApplication(config: c, controlPlane: controlPlane) }
     try await server.run()
     // Written at exit so a restart neither loses last-used times nor leaves the newest audit records
     // unsigned until the next checkpoint.

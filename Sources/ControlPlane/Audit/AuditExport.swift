@@ -12,7 +12,7 @@ public enum AuditExportFormat: String, Sendable, CaseIterable {
 }
 
 /// A record as exported: hashes and MACs in hex, the prompt capture never (only whether there is one).
-struct AuditExportLine: Encodable {
+public struct AuditExportLine: Encodable, Sendable {
   var seq: Int64
   var time: String
   var kind: String
@@ -45,7 +45,7 @@ struct AuditExportLine: Encodable {
     case promptCaptured = "prompt_captured", prevHash = "prev_hash"
   }
 
-  init(_ r: AuditRecord) {
+  public init(_ r: AuditRecord) {
     let d = r.draft
     let f = ISO8601DateFormatter()
     f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]

@@ -69,7 +69,8 @@ public final class TenantService: Sendable {
 
   func requireSystem(_ p: Principal) throws {
     try p.require(.tenantsWrite)
-    guard p.isSystemAdmin else { throw ControlPlaneError.invalid("only administrators of the \(Tenant.systemID) tenant manage tenants") }
+    // Managing tenants is a system-wide permission: a tenant admin holds tenants.write only for its own tenant.
+    guard p.isSystemAdmin else { throw ControlPlaneError.forbidden(.tenantsWrite) }
   }
 
   func validate(name: String, policy: TenantPolicy) throws {

@@ -2,10 +2,12 @@ import Foundation
 
 /// A limit that was hit, named for the error message and the 429 body.
 public struct QuotaLimit: Sendable, Equatable, CustomStringConvertible {
-  public enum Scope: String, Sendable { case key, tenant }
+  public enum Scope: String, Sendable { case key, tenant, login }
   public enum Kind: Sendable, Equatable {
     case requestsPerMinute, tokensPerMinute, concurrentRequests
     case tokenBudget(BudgetPeriod)
+    /// Failed logins per window (seconds), per username and per client address.
+    case failedLogins(windowSeconds: Int)
   }
 
   public var scope: Scope
@@ -18,6 +20,7 @@ public struct QuotaLimit: Sendable, Equatable, CustomStringConvertible {
     case .tokensPerMinute: "\(scope.rawValue) rate limit of \(limit) tokens per minute"
     case .concurrentRequests: "\(scope.rawValue) limit of \(limit) concurrent requests"
     case .tokenBudget(let p): "\(scope.rawValue) token budget of \(limit) tokens per \(p.rawValue)"
+    case .failedLogins(let w): "limit of \(limit) failed logins per \(w) s"
     }
   }
 }
