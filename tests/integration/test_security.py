@@ -282,3 +282,21 @@ def test_a_bad_ldap_config_fails_at_start(tmp_path):
                        capture_output=True, text=True, timeout=60, env={**os.environ, "HEARTH_HOME": str(tmp_path / "home")})
     # ldap:// without StartTLS would send passwords in clear text.
     assert p.returncode != 0 and "clear text" in p.stderr
+
+
+def test_oversized_headers_and_keys_are_4xx(server):
+    """A 200 KB header is refused by the HTTP parser with 400 before any handler runs; a 20 KB key
+    gets the usual 401 without a lookup."""
+    import http.client
+    port = int(server.base.rsplit(":", 1)[1])
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", "/v1/models", headers={"Authorization": f"Bearer {server.api_key}", "X-Big": "a" * 200_000})
+    assert c.getresponse().status == 400
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", "/v1/models", headers={"Authorization": "Bearer hk_" + "A" * 20_000})
+    r = c.getresponse()
+    assert r.status == 401 and json.loads(r.read())["error"]["code"] == "invalid_api_key"
+    # The server is still serving.
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", "/health/live")
+    assert c.getresponse().status == 200
