@@ -180,36 +180,56 @@ public final class Scheduler {
   }
 
   /// Runs one forward step. Returns false when there was nothing to do.
+  ///
+  /// Decoding sequences and prompt chunks go through separate forward passes. The kernels choose
+  /// the one-token or the multi-token path by the size of the batch, and the two round differently;
+  /// in one mixed batch a stream's logits (and so its seeded samples) would depend on which other
+  /// requests happened to be prefilling at that moment.
   @discardableResult
   public func step() -> Bool {
     admit()
     guard !running.isEmpty else { return false }
+    let decoding = running.filter { $0.fed == $0.tokens.count - 1 && $0.fed >= $0.request.prompt.count }
+    let prefilling = running.filter { $0.fed < $0.request.prompt.count }
+    if !decoding.isEmpty {
+      batch.clear()
+      rowOwners.removeAll(keepingCapacity: true)
+      for s in decoding {
+        batch.add(token: s.tokens[s.fed], position: s.fed, sequence: s.kvSeq, logits: true)
+        rowOwners.append(s)
+      }
+      run(decoding)
+    }
+    // Prompt chunks, within what is left of the step's token budget.
+    var room = config.maxBatchTokens - decoding.count
     batch.clear()
     rowOwners.removeAll(keepingCapacity: true)
-    // Decoding sequences first: one token each, so running streams keep their pace.
-    for s in running where s.fed == s.tokens.count - 1 && s.fed >= s.request.prompt.count {
-      batch.add(token: s.tokens[s.fed], position: s.fed, sequence: s.kvSeq, logits: true)
-      rowOwners.append(s)
-    }
-    // Then prompt chunks, up to the step's token budget.
-    for s in running where s.fed < s.request.prompt.count {
-      let room = config.maxBatchTokens - batch.count
-      if room <= 0 { break }
+    var chunked: [Sequence] = []
+    for s in prefilling where room > 0 && running.contains(where: { $0 === s }) {
       let end = min(s.request.prompt.count, s.fed + room)
       for p in s.fed..<end {
         let last = p == s.request.prompt.count - 1
         batch.add(token: s.tokens[p], position: p, sequence: s.kvSeq, logits: last)
         if last { rowOwners.append(s) }
       }
+      room -= end - s.fed
+      chunked.append(s)
     }
+    if !chunked.isEmpty { run(chunked) }
+    return true
+  }
+
+  /// Runs the prepared batch for `members`, advances what they have fed, and samples the rows that
+  /// asked for logits.
+  private func run(_ members: [Sequence]) {
     do {
       _ = try model.forward(batch, cache: cache, state: state)
     } catch {
       for s in running { fail(s, "\(error)") }
-      return true
+      return
     }
     // Account for fed tokens before sampling appends new ones.
-    for s in running {
+    for s in members {
       let inBatch = batch.sequences.reduce(0) { $0 + ($1 == s.kvSeq ? 1 : 0) }
       let wasPrefilling = s.fed < s.request.prompt.count
       s.fed += inBatch
@@ -218,7 +238,6 @@ public final class Scheduler {
     for (row, s) in rowOwners.enumerated() where running.contains(where: { $0 === s }) {
       sampleNext(s, logits: state.logitsRow(row))
     }
-    return true
   }
 
   /// Runs steps until every submitted request has finished.
