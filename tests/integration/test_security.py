@@ -82,6 +82,14 @@ class Serve:
         shutil.rmtree(self.home, ignore_errors=True)
 
 
+def http_ready(port):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=2) as r:
+            return r.status == 200
+    except Exception:
+        return False
+
+
 def curl(port, path="/health/live", *extra):
     return sh("curl", "-sS", "--max-time", "10", *extra, f"https://127.0.0.1:{port}{path}", check=False)
 
@@ -168,14 +176,7 @@ def directory_server():
     with open(path, "w") as f:
         json.dump(cfg, f)
 
-    def ready(port):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=2) as r:
-                return r.status == 200
-        except Exception:
-            return False
-
-    s = Serve(["--ldap-config", path], probe=ready, env={"HEARTH_TEST_LDAP_SVC": os.environ["LDAP_BIND_PASSWORD"]})
+    s = Serve(["--ldap-config", path], probe=http_ready, env={"HEARTH_TEST_LDAP_SVC": os.environ["LDAP_BIND_PASSWORD"]})
     s.base = f"http://127.0.0.1:{s.port}"
     yield s
     s.stop()
@@ -257,14 +258,7 @@ def test_an_unreachable_directory_is_a_prompt_503(tmp_path):
     path = tmp_path / "ldap.json"
     path.write_text(json.dumps(cfg))
 
-    def ready(p):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{p}/health/ready", timeout=2) as r:
-                return r.status == 200
-        except Exception:
-            return False
-
-    s = Serve(["--ldap-config", str(path)], probe=ready)
+    s = Serve(["--ldap-config", str(path)], probe=http_ready)
     s.base = f"http://127.0.0.1:{s.port}"
     try:
         t0 = time.time()
