@@ -89,8 +89,17 @@ public enum Benchmark {
     return (xs.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(xs.count - 1)).squareRoot()
   }
 
-  /// Peak resident set size of this process, in bytes.
+  /// Peak resident set size of this process, in bytes. On Linux it is `VmHWM`, the high-water mark of
+  /// this program's own address space: `ru_maxrss` also counts the parent's memory at `fork` (the
+  /// kernel carries it over `exec`), so a bench started from a large Python script reported the
+  /// script's size instead of ours.
   public static func peakRSS() -> Int {
+    if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+      let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+      let kB = Int(line.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "")
+    {
+      return kB * 1024
+    }
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return usage.ru_maxrss * 1024
