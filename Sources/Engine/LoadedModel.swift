@@ -45,12 +45,27 @@ public final class LoadedModel: @unchecked Sendable {
   public var file: GGUFFile { model.file }
   public var config: ModelConfig { model.config }
 
-  public init(path: String) throws(EngineError) {
+  public convenience init(path: String) throws(EngineError) {
     let start = Date()
     guard FileManager.default.fileExists(atPath: path) else { throw .notFound(path) }
-    self.path = path
+    let model: any LanguageModel
     do { model = try Architectures.load(path: path) } catch { throw .model(path: path, error) }
-    do { tokenizer = try Tokenizers.load(from: model.file) } catch { throw .tokenizer(path: path, error) }
+    try self.init(model: model, name: path, start: start)
+  }
+
+  /// A model already parsed in memory (an encrypted artifact decrypted at load); `name` stands in
+  /// for the path in errors and listings.
+  public convenience init(file: GGUFFile, name: String) throws(EngineError) {
+    let start = Date()
+    let model: any LanguageModel
+    do { model = try Architectures.load(file: file) } catch { throw .model(path: name, error) }
+    try self.init(model: model, name: name, start: start)
+  }
+
+  private init(model: any LanguageModel, name: String, start: Date) throws(EngineError) {
+    self.path = name
+    self.model = model
+    do { tokenizer = try Tokenizers.load(from: model.file) } catch { throw .tokenizer(path: name, error) }
     do { template = try ChatTemplate.load(from: model.file) } catch { throw .template(error.description) }
     loadSeconds = Date().timeIntervalSince(start)
   }

@@ -52,6 +52,12 @@ public final class GGUFFile: @unchecked Sendable {
     try self.init(storage: Storage(copying: bytes), path: nil)
   }
 
+  /// Parses bytes filled in memory (a decrypted model), keeping them alive without a copy. Only the
+  /// `count` bytes appended so far are the file; `bytes` must not be appended to afterwards.
+  public convenience init(taking bytes: ModelBytes) throws(GGUFError) {
+    try self.init(storage: Storage(owner: bytes), path: nil)
+  }
+
   private init(storage: Storage, path: String?) throws(GGUFError) {
     self.storage = storage
     self.path = path
@@ -257,10 +263,12 @@ public final class GGUFFile: @unchecked Sendable {
   }
 }
 
-/// The bytes behind a GGUFFile: a read-only private mapping, or a heap copy for tests.
+/// The bytes behind a GGUFFile: a read-only private mapping, a heap copy for tests, or a
+/// `ModelBytes` it keeps alive.
 final class Storage: @unchecked Sendable {
   let buffer: UnsafeRawBufferPointer
   private let mapped: Bool
+  private let owner: ModelBytes?
 
   init(mapping path: String) throws(GGUFError) {
     let fd = open(path, O_RDONLY)
@@ -276,6 +284,7 @@ final class Storage: @unchecked Sendable {
     }
     buffer = UnsafeRawBufferPointer(start: p, count: size)
     mapped = true
+    owner = nil
   }
 
   init(copying bytes: [UInt8]) {
@@ -285,9 +294,17 @@ final class Storage: @unchecked Sendable {
     }
     buffer = UnsafeRawBufferPointer(start: p.baseAddress, count: bytes.count)
     mapped = false
+    owner = nil
+  }
+
+  init(owner: ModelBytes) {
+    buffer = owner.filled
+    mapped = false
+    self.owner = owner
   }
 
   deinit {
+    if owner != nil { return }  // ModelBytes frees its own memory
     if mapped {
       munmap(UnsafeMutableRawPointer(mutating: buffer.baseAddress), buffer.count)
     } else {

@@ -30,6 +30,33 @@ import Testing
     try await c.decryptFile(at: enc, to: out)
     #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == plain)
     #expect((try FileManager.default.attributesOfItem(atPath: enc)[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+    // A loader sizes its buffer from the header and length alone, then takes the chunks in order.
+    #expect(try EnvelopeCipher.plaintextSize(ofEncryptedFileAt: enc) == size)
+    var streamed = Data()
+    var pieces = 0
+    try await c.decryptFile(at: enc) { chunk in
+      streamed.append(chunk)
+      pieces += 1
+    }
+    #expect(streamed == plain)
+    #expect(pieces == max(1, (size + 1023) / 1024))
+  }
+
+  @Test func plaintextSizeRefusesFilesThatAreNotEncryptedOrAreTruncated() async throws {
+    let f = try await Fixture(encrypted: true)
+    let c = try #require(f.cp.cipher)
+    let plainFile = f.dir.file("plain"), enc = f.dir.file("plain.enc"), cut = f.dir.file("cut.enc")
+    try Self.plaintext(3000).write(to: URL(fileURLWithPath: plainFile))
+    #expect(throws: EncryptionError.self) { try EnvelopeCipher.plaintextSize(ofEncryptedFileAt: plainFile) }
+    try await c.encryptFile(at: plainFile, to: enc, chunkSize: 1024)
+    let bytes = try Data(contentsOf: URL(fileURLWithPath: enc))
+    try bytes.prefix(4 + 1 + 19 + 4 + 7 + 10).write(to: URL(fileURLWithPath: cut))  // header + 10 bytes: no room for a tag
+    #expect(throws: EncryptionError.self) { try EnvelopeCipher.plaintextSize(ofEncryptedFileAt: cut) }
+    // Streaming decryption of a truncated file fails before handing out the unauthenticated tail.
+    try bytes.prefix(bytes.count - 5).write(to: URL(fileURLWithPath: cut))
+    var delivered = 0
+    await #expect(throws: EncryptionError.self) { try await c.decryptFile(at: cut) { delivered += $0.count } }
+    #expect(delivered <= 2048)
   }
 
   @Test func theEncryptedFileRevealsNoPlaintext() async throws {

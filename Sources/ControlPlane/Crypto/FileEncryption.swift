@@ -76,9 +76,25 @@ extension EnvelopeCipher {
     ok = true
   }
 
-  func decryptChunks(_ path: String, context: String, _ sink: (Data) throws -> Void) async throws {
+  /// The size the file at `path` decrypts to, from its header and length alone (no key needed), so a
+  /// loader can allocate the plaintext once. The chunk tags are checked only by decryption.
+  public static func plaintextSize(ofEncryptedFileAt path: String) throws -> Int {
     guard let reader = FileHandle(forReadingAtPath: path) else { throw ControlPlaneError.notFound("file \(path)") }
     defer { try? reader.close() }
+    let (header, _, chunkSize, _) = try readFileHeader(reader)
+    let body = Int(try reader.seekToEnd()) - header.count
+    let chunks = max(1, (body + chunkSize + 15) / (chunkSize + 16))
+    guard body >= 16 * chunks else { throw EncryptionError.malformedCiphertext("truncated body") }
+    return body - 16 * chunks
+  }
+
+  /// Decrypts a file made by `encryptFile`, handing each authenticated plaintext chunk to `sink` in
+  /// order (for loading a model straight into its final buffer). Nothing unauthenticated reaches it.
+  public func decryptFile(at path: String, context: String = "artifact", chunks sink: (Data) throws -> Void) async throws {
+    try await decryptChunks(path, context: context, sink)
+  }
+
+  static func readFileHeader(_ reader: FileHandle) throws -> (header: Data, keyID: String, chunkSize: Int, prefix: [UInt8]) {
     let head = try reader.read(upToCount: 5) ?? Data()
     guard head.count == 5, Array(head.prefix(4)) == Self.fileMagic, head.last! > 0 else {
       throw EncryptionError.malformedCiphertext("not an encrypted Hearth file")
@@ -90,7 +106,13 @@ extension EnvelopeCipher {
     let (id, _) = try Self.parseHeader(Data(Self.magic) + header[4..<(5 + n)])
     let chunkSize = Int(header[(5 + n)..<(9 + n)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
     guard chunkSize > 0 && chunkSize <= 64 << 20 else { throw EncryptionError.malformedCiphertext("bad chunk size") }
-    let prefix = Array(header[(9 + n)...])
+    return (header, id, chunkSize, Array(header[(9 + n)...]))
+  }
+
+  func decryptChunks(_ path: String, context: String, _ sink: (Data) throws -> Void) async throws {
+    guard let reader = FileHandle(forReadingAtPath: path) else { throw ControlPlaneError.notFound("file \(path)") }
+    defer { try? reader.close() }
+    let (header, id, chunkSize, prefix) = try Self.readFileHeader(reader)
     let key = try await dataKey(id: id)
     let aad = header + Data(context.utf8)
     var index: UInt32 = 0
