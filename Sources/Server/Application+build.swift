@@ -95,8 +95,9 @@ public func buildApplication(config: ServerConfig, controlPlane: ControlPlaneSer
   if logger == nil { log.logLevel = .info }
   let state = try AppState(config: config, controlPlane: controlPlane, logger: log)
   let router = buildRouter(state: state)
-  var server = HTTPServerBuilder.http1()
-  if let tls = config.tls { server = try HTTPServerBuilder.tls(.http1(), tlsConfiguration: try tls.configuration()) }
+  let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [ParserErrorResponder()])
+  var server = HTTPServerBuilder.http1(configuration: http1)
+  if let tls = config.tls { server = try HTTPServerBuilder.tls(.http1(configuration: http1), tlsConfiguration: try tls.configuration()) }
   var app = Application(
     router: router, server: server,
     configuration: .init(address: .hostname(config.host, port: config.port), serverName: "hearth"),

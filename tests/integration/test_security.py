@@ -279,13 +279,25 @@ def test_a_bad_ldap_config_fails_at_start(tmp_path):
 
 
 def test_oversized_headers_and_keys_are_4xx(server):
-    """A 200 KB header is refused by the HTTP parser with 400 before any handler runs; a 20 KB key
-    gets the usual 401 without a lookup."""
+    """A 200 KB header is refused by the HTTP parser before any handler runs, with 431 and the same
+    OpenAI-style error body as every other refusal; a request line that is not HTTP gets 400 alike;
+    a 20 KB key gets the usual 401 without a lookup."""
     import http.client
+    import socket
     port = int(server.base.rsplit(":", 1)[1])
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     c.request("GET", "/v1/models", headers={"Authorization": f"Bearer {server.api_key}", "X-Big": "a" * 200_000})
-    assert c.getresponse().status == 400
+    r = c.getresponse()
+    assert r.status == 431 and r.getheader("Content-Type") == "application/json"
+    err = json.loads(r.read())["error"]
+    assert err["code"] == "headers_too_large" and err["type"] == "invalid_request_error" and "too large" in err["message"]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"GARBAGE\x00\x01 / HTTP/1.1\r\n\r\n")
+        raw = b""
+        while chunk := s.recv(4096):
+            raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400") and json.loads(body)["error"]["code"] == "malformed_request", raw
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     c.request("GET", "/v1/models", headers={"Authorization": "Bearer hk_" + "A" * 20_000})
     r = c.getresponse()
