@@ -33,6 +33,13 @@ let package = Package(
     .target(name: "Engine", dependencies: ["Models", "Tokenizers", "Kernels", "GGUF"], swiftSettings: optimize),
     .target(name: "Planner", dependencies: ["GGUF"], swiftSettings: optimize),
     .target(name: "ServingAPI", dependencies: ["Engine"], swiftSettings: optimize),
+    // The model registry and the compression/evaluation tools: engine modules and swift-crypto only,
+    // no networking or database, so their tests build without the server stack.
+    .target(
+      name: "Registry",
+      dependencies: ["GGUF", "Models", "Tokenizers", .product(name: "Crypto", package: "swift-crypto")],
+      swiftSettings: optimize),
+    .target(name: "Lifecycle", dependencies: ["GGUF", "Kernels", "Models", "Engine", "Tokenizers"], swiftSettings: optimize),
     .target(
       name: "ControlPlane",
       dependencies: [
@@ -44,7 +51,7 @@ let package = Package(
     .target(
       name: "Server",
       dependencies: [
-        "ServingAPI", "Engine", "GGUF", "ControlPlane", "LDAP",
+        "ServingAPI", "Engine", "GGUF", "ControlPlane", "LDAP", "Registry",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdTLS", package: "hummingbird"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -67,7 +74,9 @@ let package = Package(
       ]),
     .executableTarget(
       name: "hearth",
-      dependencies: ["Engine", "Planner", "Server", "ControlPlane", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+      dependencies: [
+        "Engine", "Planner", "Server", "ControlPlane", "Registry", "Lifecycle", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
       swiftSettings: optimize),
     .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels", "GGUF"]),
@@ -86,8 +95,10 @@ let package = Package(
         .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
       ]),
     .testTarget(name: "ControlPlaneTests", dependencies: ["ControlPlane"]),
+    .testTarget(name: "RegistryTests", dependencies: ["Registry", "GGUF", .product(name: "Crypto", package: "swift-crypto")]),
+    .testTarget(name: "LifecycleTests", dependencies: ["Lifecycle", "Engine", "Models", "Kernels", "GGUF"]),
     .testTarget(
       name: "ServerTests",
-      dependencies: ["Server", "ServingAPI", "Engine", "ControlPlane", .product(name: "HummingbirdTesting", package: "hummingbird")]),
+      dependencies: ["Server", "ServingAPI", "Engine", "ControlPlane", "Registry", .product(name: "HummingbirdTesting", package: "hummingbird")]),
   ]
 )

@@ -37,6 +37,7 @@ public final class ControlPlaneServices: Sendable {
   public let tenants: TenantService
   public let users: UserService
   public let usage: UsageMeter
+  public let deployments: DeploymentService
   public let limiter: RateLimiter
   public let clock: any TimeSource
 
@@ -56,6 +57,9 @@ public final class ControlPlaneServices: Sendable {
     tenants = TenantService(store: store, audit: audit, encryptionAvailable: cipher != nil, clock: config.clock)
     users = UserService(store: store, audit: audit, clock: config.clock)
     usage = UsageMeter(store: store, clock: config.clock)
+    var deploymentLogger = config.logger
+    deploymentLogger[metadataKey: "component"] = "deployments"
+    deployments = DeploymentService(store: store, audit: audit, clock: config.clock, logger: deploymentLogger)
     limiter = RateLimiter(clock: config.clock)
   }
 

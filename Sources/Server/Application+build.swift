@@ -9,6 +9,7 @@ import LDAP
 import Logging
 import NIOCore
 import ServiceLifecycle
+import Registry
 import ServingAPI
 
 extension HTTPField.Name {
@@ -16,6 +17,10 @@ extension HTTPField.Name {
   static let hearthModel = Self("X-Hearth-Model")!
   /// `encoder` or `decoder-pooled`: how an embedding was made.
   static let hearthEmbedding = Self("X-Hearth-Embedding")!
+  /// The registry version (`model:version`) that answered a request sent to a deployment.
+  static let hearthModelVersion = Self("X-Hearth-Model-Version")!
+  /// The deployment that routed the request.
+  static let hearthDeployment = Self("X-Hearth-Deployment")!
 }
 
 public enum HearthVersion {
@@ -35,6 +40,10 @@ public final class AppState: Sendable {
   let authenticator: LDAPAuthenticator?
   public let sessions: SessionService
   let loginThrottle: LoginThrottle
+  /// Deployments: routing, the versions they serve, and the log of what they served.
+  let deployments: DeploymentRouter
+  let deploymentLog: DeploymentRequestLog
+  let registry: ModelRegistry
 
   init(config: ServerConfig, controlPlane: ControlPlaneServices, logger: Logger) throws {
     self.config = config
@@ -50,6 +59,16 @@ public final class AppState: Sendable {
       maxFailures: config.ldap?.maxFailedLogins ?? 5, window: config.ldap?.failedLoginWindow ?? 300, clock: controlPlane.clock)
     metrics = ServerMetrics()
     manager = ModelManager(config: config, metrics: metrics, logger: logger)
+    // The registry of the same data dir as the control plane; trusted signing keys as `hearth model` reads them.
+    let dataDir = config.dataDir ?? ControlPlaneConfig.defaultDataDir()
+    do {
+      let policy = try SignaturePolicy(trustedKeysDirectory: ModelRegistry.defaultTrustedKeysDirectory(dataDirectory: dataDir), required: false)
+      registry = ModelRegistry(dataDirectory: dataDir, policy: policy)
+    } catch {
+      throw ServerConfigError("model registry: \(error)")
+    }
+    deployments = DeploymentRouter(controlPlane: controlPlane, manager: manager, registry: registry, logger: logger)
+    deploymentLog = DeploymentRequestLog(controlPlane: controlPlane, logger: logger)
   }
 
   /// Reads the body (refusing more than the configured limit) and parses it as JSON.
@@ -102,7 +121,7 @@ public func buildApplication(config: ServerConfig, controlPlane: ControlPlaneSer
     router: router, server: server,
     configuration: .init(address: .hostname(config.host, port: config.port), serverName: "hearth"),
     logger: log)
-  app.addServices(EngineLifecycle(state: state))
+  app.addServices(EngineLifecycle(state: state), DeploymentWatcher(state: state))
   return HearthServer(app: app, state: state)
 }
 
@@ -150,8 +169,10 @@ func buildRouter(state: AppState) -> Router<HearthRequestContext> {
   protected(.inference).post("/v1/chat/completions", use: inference.chat)
     .post("/v1/completions", use: inference.completion)
     .post("/v1/embeddings", use: EmbeddingsController(state: state).embed)
+    .post("/v1/feedback", use: DeploymentsController(state: state).feedback)
 
   AdminController(state: state).register(protected)
+  DeploymentsController(state: state).register(protected)
   if let ldap = state.authenticator {
     LoginController(state: state, authenticator: ldap).register(on: router, protected)
   }

@@ -16,8 +16,9 @@ struct InferenceController {
     let caller = try context.caller()
     let json = try await state.readJSON(request)
     let req = try ChatCompletionRequest(json: json, limits: state.config.limits)
-    let allowed = try await state.allowedModelName(req.model, for: caller)
-    let (modelID, engine) = try await state.manager.engine(for: req.model)
+    let id = "chatcmpl-" + Self.randomID()
+    let target = try await state.inferenceTarget(req.model, caller: caller, requestKey: id, user: json["user"]?.string)
+    let (allowed, modelID, engine) = (target.allowed, target.modelID, target.engine)
     let model = engine.model
     let prompt: [Int]
     do { prompt = try model.chatTokens(req.messages) } catch {
@@ -26,17 +27,17 @@ struct InferenceController {
     let gen = try makeRequests(prompt: prompt, options: req.options, engine: engine, param: "messages")
     let meter = try await state.admit(
       client: context.clientAddress,
-      caller, allowedName: allowed, served: modelID, route: "/v1/chat/completions", prompt: json["messages"], promptTokens: prompt.count)
+      caller, allowedName: allowed, served: modelID, route: "/v1/chat/completions", prompt: json["messages"], promptTokens: prompt.count,
+      version: target.served(responseID: id, state: state))
     let submitted: (ids: [Int], streams: [AsyncStream<GenerationEvent>])
     do { submitted = try submit(gen, to: engine, model: modelID) } catch {
       await meter.fail(error)
       throw error
     }
-    let id = "chatcmpl-" + Self.randomID()
     let created = Int(Date().timeIntervalSince1970)
     let text: @Sendable (Int) -> [UInt8] = { model.tokenizer.tokenBytes($0) }
     if req.options.stream {
-      return sse(engine: engine, ids: submitted.ids, model: modelID, meter: meter, promptTokens: prompt.count) { writer, tally in
+      return target.tag(sse(engine: engine, ids: submitted.ids, model: modelID, meter: meter, promptTokens: prompt.count) { writer, tally in
         for i in 0..<gen.count {
           try await writer(Responses.chatChunk(id: id, created: created, model: modelID, index: i, role: true, content: "", fingerprint: fingerprint))
         }
@@ -61,7 +62,7 @@ struct InferenceController {
         if req.options.includeUsage {
           try await writer(Responses.usageChunk(id: id, created: created, model: modelID, object: "chat.completion.chunk", usage: tally.usage, fingerprint: fingerprint))
         }
-      }
+      })
     }
     let results: [ChoiceResult]
     do { results = try await collect(submitted.streams, engine: engine, ids: submitted.ids) } catch {
@@ -75,15 +76,21 @@ struct InferenceController {
       id: id, created: created, model: modelID,
       choices: results.map { r in (r.text, r.finish, req.options.logprobs == nil ? nil : r.logprobs.map { Responses.chatLogprob($0, text: text) }) },
       usage: usage, fingerprint: fingerprint)
-    return state.json(body, model: modelID)
+    let (messages, options) = (req.messages, req.options)
+    state.mirror(target, responseID: id, primaryText: results[0].text) { shadow in
+      // The copy is tokenized by the shadow model itself: its vocabulary and template may differ.
+      try makeRequests(prompt: try shadow.model.chatTokens(messages), options: options, engine: shadow, param: "messages")[0]
+    }
+    return target.tag(state.json(body, model: modelID))
   }
 
   func completion(_ request: Request, context: HearthRequestContext) async throws -> Response {
     let caller = try context.caller()
     let json = try await state.readJSON(request)
     let req = try CompletionRequest(json: json, limits: state.config.limits)
-    let allowed = try await state.allowedModelName(req.model, for: caller)
-    let (modelID, engine) = try await state.manager.engine(for: req.model)
+    let id = "cmpl-" + Self.randomID()
+    let target = try await state.inferenceTarget(req.model, caller: caller, requestKey: id, user: json["user"]?.string)
+    let (allowed, modelID, engine) = (target.allowed, target.modelID, target.engine)
     let model = engine.model
     guard req.prompts.count * req.options.n <= state.config.limits.maxN else {
       throw APIError.invalid("n", "prompts × n may be at most \(state.config.limits.maxN)")
@@ -115,18 +122,18 @@ struct InferenceController {
     let promptTokens = prompts.reduce(0) { $0 + $1.count }
     let meter = try await state.admit(
       client: context.clientAddress,
-      caller, allowedName: allowed, served: modelID, route: "/v1/completions", prompt: json["prompt"], promptTokens: promptTokens)
+      caller, allowedName: allowed, served: modelID, route: "/v1/completions", prompt: json["prompt"], promptTokens: promptTokens,
+      version: target.served(responseID: id, state: state))
     let submitted: (ids: [Int], streams: [AsyncStream<GenerationEvent>])
     do { submitted = try submit(gen, to: engine, model: modelID) } catch {
       await meter.fail(error)
       throw error
     }
     let choiceOwners = owners, texts = promptTexts
-    let id = "cmpl-" + Self.randomID()
     let created = Int(Date().timeIntervalSince1970)
     let text: @Sendable (Int) -> [UInt8] = { model.tokenizer.tokenBytes($0) }
     if req.options.stream {
-      return sse(engine: engine, ids: submitted.ids, model: modelID, meter: meter, promptTokens: promptTokens) { writer, tally in
+      return target.tag(sse(engine: engine, ids: submitted.ids, model: modelID, meter: meter, promptTokens: promptTokens) { writer, tally in
         if req.echo {
           for (i, o) in choiceOwners.enumerated() {
             try await writer(Responses.completionChunk(id: id, created: created, model: modelID, index: i, text: texts[o], fingerprint: fingerprint))
@@ -150,7 +157,7 @@ struct InferenceController {
         if req.options.includeUsage {
           try await writer(Responses.usageChunk(id: id, created: created, model: modelID, object: "text_completion", usage: tally.usage, fingerprint: fingerprint))
         }
-      }
+      })
     }
     let results: [ChoiceResult]
     do { results = try await collect(submitted.streams, engine: engine, ids: submitted.ids) } catch {
@@ -164,7 +171,7 @@ struct InferenceController {
       let lps = req.options.logprobs == nil ? nil : Responses.completionLogprobs(r.logprobs, text: text, startOffset: prefix.count)
       return (prefix + r.text, r.finish, lps)
     }
-    return state.json(Responses.completion(id: id, created: created, model: modelID, choices: choices, usage: usage, fingerprint: fingerprint), model: modelID)
+    return target.tag(state.json(Responses.completion(id: id, created: created, model: modelID, choices: choices, usage: usage, fingerprint: fingerprint), model: modelID))
   }
 
   // MARK: - Shared steps

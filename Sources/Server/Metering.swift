@@ -17,6 +17,9 @@ struct Metered: Sendable {
   /// The caller's address, for the audit record.
   let client: String?
   let logger: Logger
+  /// Set when a deployment routed the request: its version goes into the audit record and the
+  /// request into the deployment's log.
+  var served: ServedVersion? = nil
 
   /// Settles the request. Under the fail-closed audit policy this throws `AuditError` when the record
   /// cannot be written, and a non-streaming caller then answers 503 instead of the result.
@@ -24,9 +27,11 @@ struct Metered: Sendable {
   /// It runs in a task of its own: a client that hangs up cancels the request's task, and the record
   /// of what it consumed must still be written.
   func finish(status: Int, promptTokens: Int, completionTokens: Int) async throws {
+    served?.record(status: status, start: start, promptTokens: promptTokens, completionTokens: completionTokens)
     let call = InferenceCall(
-      time: start, route: route, model: model, status: status, promptTokens: promptTokens, completionTokens: completionTokens,
-      latencyMicros: Int64(Date().timeIntervalSince(start) * 1e6), client: client, prompt: prompt)
+      time: start, route: route, model: model, modelVersion: served?.routed.choice.serve.description, status: status,
+      promptTokens: promptTokens, completionTokens: completionTokens, latencyMicros: Int64(Date().timeIntervalSince(start) * 1e6),
+      client: client, prompt: prompt)
     let (cp, admission, principal) = (controlPlane, admission, principal)
     _ = try await Task { try await cp.finishInference(admission, call, by: principal) }.value
   }
@@ -81,7 +86,8 @@ extension AppState {
   /// Admits a request against the caller's permission, allowlist, budget and rate limits, with its
   /// prompt tokens as the estimate. Throws `QuotaError` (429) when over a limit.
   func admit(
-    client: String?, _ p: Principal, allowedName: String, served model: String, route: String, prompt: JSON?, promptTokens: Int
+    client: String?, _ p: Principal, allowedName: String, served model: String, route: String, prompt: JSON?, promptTokens: Int,
+    version: ServedVersion? = nil
   ) async throws -> Metered {
     let admission: Admission
     do {
@@ -91,6 +97,6 @@ extension AppState {
     }
     return Metered(
       controlPlane: controlPlane, principal: p, admission: admission, route: route, model: model, prompt: Data((prompt?.text ?? "").utf8),
-      start: Date(), client: client, logger: logger)
+      start: Date(), client: client, logger: logger, served: version)
   }
 }

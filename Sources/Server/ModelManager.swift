@@ -31,6 +31,9 @@ public actor ModelManager {
   private var order: [String] = []
   private var aliases: [String: String]
   private var pinned: Set<String>
+  /// Registry versions served through deployments: loaded like any model, but not listed and not
+  /// callable by their internal id (clients reach them only through a deployment's routing).
+  private var versions: Set<String> = []
   private var loaded: [String: Loaded] = [:]
   private var loading: [String: Task<Loaded, Error>] = [:]
   private var draining = false
@@ -49,6 +52,7 @@ public actor ModelManager {
 
   /// The model id a request's `model` names (an id or an alias), or nil.
   public func resolve(_ name: String) -> String? {
+    if versions.contains(name) { return nil }
     if specs[name] != nil { return name }
     if let target = aliases[name], specs[target] != nil { return target }
     return nil
@@ -75,6 +79,29 @@ public actor ModelManager {
     return (id, engine)
   }
 
+  /// Adds a registry version (already verified against its digest) under the internal id `id`.
+  func registerVersion(id: String, path: String) {
+    guard specs[id] == nil else { return }
+    specs[id] = ServerConfig.ModelSpec(name: id, path: path)
+    versions.insert(id)
+  }
+
+  /// The engine of a registered registry version, loading it first if needed.
+  func engine(version id: String) async throws(APIError) -> EngineService {
+    let (_, l) = try await load(id, registryVersion: true)
+    guard let engine = l.engine else {
+      throw .invalid("model", "'\(id)' is an embedding model; it cannot serve chat or completions", code: "model_not_generative")
+    }
+    return engine
+  }
+
+  /// Keeps exactly `ids` of the registry versions from being unloaded (those a deployment serves or
+  /// may roll back to).
+  func pinVersions(_ ids: Set<String>) {
+    pinned.subtract(versions.subtracting(ids))
+    pinned.formUnion(ids.intersection(versions))
+  }
+
   /// The embedder for a model: an encoder's own, or mean-pooled hidden states of a decoder
   /// (created on first use, sharing the decoder's weights).
   public func embedder(for name: String) async throws(APIError) -> (id: String, embedder: EmbeddingService) {
@@ -86,9 +113,9 @@ public actor ModelManager {
   }
 
   /// Loads a model once (concurrent callers share the load), checking the memory budget first.
-  private func load(_ name: String) async throws(APIError) -> (String, Loaded) {
+  private func load(_ name: String, registryVersion: Bool = false) async throws(APIError) -> (String, Loaded) {
     guard !draining else { throw .unavailable("the server is shutting down") }
-    guard let id = resolve(name) else { throw .modelNotFound(name) }
+    guard let id = registryVersion ? (versions.contains(name) ? name : nil) : resolve(name) else { throw .modelNotFound(name) }
     if var l = loaded[id] {
       l.lastUsed = Date()
       loaded[id] = l

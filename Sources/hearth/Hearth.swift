@@ -7,7 +7,9 @@ struct Hearth: AsyncParsableCommand {
     commandName: "hearth",
     abstract: "A private LLM platform: a native GGUF inference engine and an OpenAI-compatible server.",
     subcommands: [Serve.self, Run.self, Generate.self, Tokenize.self, ChatTemplateCommand.self, Inspect.self, Score.self, Bench.self, Plan.self, Embed.self, Convert.self,
-                  KeysCommand.self, TenantsCommand.self, UsersCommand.self, AuditCommand.self])
+                  KeysCommand.self, TenantsCommand.self, UsersCommand.self, AuditCommand.self,
+                  ModelCommand.self, QuantizeCommand.self, EvalCommand.self, PruneCommand.self,
+                  DeployCommand.self, PromoteCommand.self, RollbackCommand.self, DeploymentsCommand.self, ABCommand.self])
 }
 
 /// Prints one line naming the problem and exits with `code` (2 for a bad model file or path).

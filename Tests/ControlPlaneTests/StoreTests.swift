@@ -7,7 +7,10 @@ import Testing
   @Test func walModeMigrationsAndPermissions() async throws {
     let f = try await Fixture()
     #expect(try await f.store.journalMode() == "wal")
-    #expect(try await f.store.appliedMigrations() == ["v1: identities, audit, usage, settings, data keys"])
+    #expect(
+      try await f.store.appliedMigrations() == [
+        "v1: identities, audit, usage, settings, data keys", "v2: deployments, deployment requests, feedback",
+      ])
     let mode = try FileManager.default.attributesOfItem(atPath: f.store.path)[.posixPermissions] as? NSNumber
     #expect(mode?.intValue == 0o600)
     // Opening again migrates nothing and keeps the data.

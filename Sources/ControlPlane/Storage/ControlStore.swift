@@ -161,7 +161,7 @@ public protocol SettingsRepository: Sendable {
 /// Everything the control plane keeps. `SQLiteControlStore` is the embedded default; a PostgreSQL
 /// store implements the same protocols and callers do not change.
 public protocol ControlStore: TenantRepository, UserRepository, APIKeyRepository, AuditRepository, UsageRepository,
-  DataKeyRepository, SettingsRepository
+  DataKeyRepository, SettingsRepository, DeploymentRepository
 {
   /// Applies `mutations` and appends `audit` atomically; returns the sealed audit records.
   /// Throws `ControlPlaneError.conflict` on a duplicate name or id and `.notFound` when an update or

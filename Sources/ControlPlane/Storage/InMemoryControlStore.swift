@@ -13,6 +13,10 @@ public final class InMemoryControlStore: ControlStore {
     var usage: [String: UsageRow] = [:]
     var settings: [String: String] = [:]
     var dataKeys: [DataKeyRecord] = []
+    var deployments: [String: Deployment] = [:]
+    var deploymentGeneration: Int64 = 0
+    var deploymentRequests: [DeploymentRequest] = []
+    var feedback: [Feedback] = []
   }
 
   let state = Locked(State())

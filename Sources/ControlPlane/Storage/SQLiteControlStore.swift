@@ -112,6 +112,9 @@ extension SQLiteControlStore {
     m.registerMigration("v1: identities, audit, usage, settings, data keys") { db in
       try db.execute(sql: schemaV1)
     }
+    m.registerMigration("v2: deployments, deployment requests, feedback") { db in
+      try db.execute(sql: schemaV2Deployments)
+    }
     return m
   }
 

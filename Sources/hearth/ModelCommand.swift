@@ -1,0 +1,62 @@
+import ArgumentParser
+import ControlPlane
+import Foundation
+import Registry
+
+/// `hearth model ...`: the model registry (content-addressed GGUF files with manifests).
+struct ModelCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "model",
+    abstract: "The model registry: import, list, show, verify, remove and sign model versions.",
+    subcommands: [ModelImport.self, ModelList.self, ModelShow.self, ModelVerify.self, ModelRemove.self, ModelSign.self, ModelKeygen.self])
+}
+
+/// Where the registry lives and which signatures it trusts.
+struct RegistryOptions: ParsableArguments {
+  @Option(name: .customLong("data-dir"), help: "Hearth's state directory (default: $HEARTH_HOME or ~/.hearth).")
+  var dataDir: String?
+  @Option(name: .customLong("trusted-keys"), help: "Directory of trusted Ed25519 public keys, *.pub PEM files (default: DATA_DIR/trusted-keys).")
+  var trustedKeys: String?
+  @Flag(name: .customLong("require-signature"), help: "Refuse models without a valid signature by a trusted key.")
+  var requireSignature = false
+
+  /// The same data dir `hearth serve` and the other commands use.
+  var directory: String { dataDir ?? ControlPlaneConfig.defaultDataDir() }
+
+  func open() -> ModelRegistry {
+    let keys = trustedKeys ?? ModelRegistry.defaultTrustedKeysDirectory(dataDirectory: directory)
+    if let t = trustedKeys, !FileManager.default.fileExists(atPath: t) { fail("--trusted-keys: no such directory: \(t)", code: 64) }
+    let policy: SignaturePolicy
+    do { policy = try SignaturePolicy(trustedKeysDirectory: keys, required: requireSignature) } catch { failRegistry(error) }
+    return ModelRegistry(dataDirectory: directory, policy: policy)
+  }
+}
+
+/// Exits with one line for a registry error: 64 for a malformed name, version, digest or key,
+/// 2 for a bad or corrupt model file, 1 for anything else (not found, I/O, signatures).
+func failRegistry(_ error: RegistryError) -> Never {
+  switch error {
+  case .invalidName, .invalidVersion, .invalidDigest, .badKey: fail(error.description, code: 64)
+  case .sourceUnreadable, .invalidModel, .digestMismatch, .unexpectedDigest, .sizeMismatch, .blobMissing: fail(error.description, code: 2)
+  default: fail(error.description, code: 1)
+  }
+}
+
+/// Parses `name` or `name:version`, or exits (64).
+func modelReference(_ s: String) -> ModelReference {
+  do { return try ModelReference(parsing: s) } catch { failRegistry(error) }
+}
+
+/// "134.5M" style parameter counts.
+func formatCount(_ n: Int) -> String {
+  if n >= 1_000_000_000 { return String(format: "%.2fB", Double(n) / 1e9) }
+  if n >= 1_000_000 { return String(format: "%.1fM", Double(n) / 1e6) }
+  if n >= 1_000 { return String(format: "%.1fK", Double(n) / 1e3) }
+  return String(n)
+}
+
+/// One line describing a manifest, for import and verify.
+func manifestSummary(_ m: ModelManifest) -> String {
+  let types = m.quantTypes.prefix(3).map(\.type).joined(separator: "+")
+  return "\(m.reference) \(m.digest) (\(formatBytes(m.size)), \(m.architecture), \(formatCount(m.parameters)) params, \(types))"
+}
