@@ -36,12 +36,19 @@ struct InferenceController {
     }
     let created = Int(Date().timeIntervalSince1970)
     let text: @Sendable (Int) -> [UInt8] = { model.tokenizer.tokenBytes($0) }
+    let (messages, options) = (req.messages, req.options)
+    // A shadow copy is tokenized by the shadow model itself: its vocabulary and template may differ.
+    let shadowCopy: @Sendable (EngineService) throws -> GenerationRequest = { shadow in
+      try makeRequests(prompt: try shadow.model.chatTokens(messages), options: options, engine: shadow, param: "messages")[0]
+    }
     if req.options.stream {
       return target.tag(sse(engine: engine, ids: submitted.ids, model: modelID, meter: meter, promptTokens: prompt.count) { writer, tally in
         for i in 0..<gen.count {
           try await writer(Responses.chatChunk(id: id, created: created, model: modelID, index: i, role: true, content: "", fingerprint: fingerprint))
         }
+        var first = ChoiceResult()  // choice 0 as streamed, for a shadow copy to be compared with
         for await (i, e) in mergeChoices(submitted.streams) {
+          if i == 0 { first.apply(e) }
           switch e {
           case .token(_, let t, let lp):
             tally.token(choice: i)
@@ -62,6 +69,7 @@ struct InferenceController {
         if req.options.includeUsage {
           try await writer(Responses.usageChunk(id: id, created: created, model: modelID, object: "chat.completion.chunk", usage: tally.usage, fingerprint: fingerprint))
         }
+        if first.done, first.failure == nil { state.mirror(target, responseID: id, primaryText: first.text, request: shadowCopy) }
       })
     }
     let results: [ChoiceResult]
@@ -76,11 +84,7 @@ struct InferenceController {
       id: id, created: created, model: modelID,
       choices: results.map { r in (r.text, r.finish, req.options.logprobs == nil ? nil : r.logprobs.map { Responses.chatLogprob($0, text: text) }) },
       usage: usage, fingerprint: fingerprint)
-    let (messages, options) = (req.messages, req.options)
-    state.mirror(target, responseID: id, primaryText: results[0].text) { shadow in
-      // The copy is tokenized by the shadow model itself: its vocabulary and template may differ.
-      try makeRequests(prompt: try shadow.model.chatTokens(messages), options: options, engine: shadow, param: "messages")[0]
-    }
+    state.mirror(target, responseID: id, primaryText: results[0].text, request: shadowCopy)
     return target.tag(state.json(body, model: modelID))
   }
 
@@ -132,6 +136,12 @@ struct InferenceController {
     let choiceOwners = owners, texts = promptTexts
     let created = Int(Date().timeIntervalSince1970)
     let text: @Sendable (Int) -> [UInt8] = { model.tokenizer.tokenBytes($0) }
+    // A shadow copy of the first prompt, as text tokenized by the shadow model (token-id prompts were
+    // decoded above: the shadow's vocabulary may differ).
+    let options = req.options
+    let shadowCopy: @Sendable (EngineService) throws -> GenerationRequest = { shadow in
+      try makeRequests(prompt: shadow.model.rawTokens(texts[0]), options: options, engine: shadow, param: "prompt")[0]
+    }
     if req.options.stream {
       return target.tag(sse(engine: engine, ids: submitted.ids, model: modelID, meter: meter, promptTokens: promptTokens) { writer, tally in
         if req.echo {
@@ -139,7 +149,9 @@ struct InferenceController {
             try await writer(Responses.completionChunk(id: id, created: created, model: modelID, index: i, text: texts[o], fingerprint: fingerprint))
           }
         }
+        var first = ChoiceResult()
         for await (i, e) in mergeChoices(submitted.streams) {
+          if i == 0 { first.apply(e) }
           switch e {
           case .token(_, let t, let lp):
             tally.token(choice: i)
@@ -157,6 +169,7 @@ struct InferenceController {
         if req.options.includeUsage {
           try await writer(Responses.usageChunk(id: id, created: created, model: modelID, object: "text_completion", usage: tally.usage, fingerprint: fingerprint))
         }
+        if first.done, first.failure == nil { state.mirror(target, responseID: id, primaryText: first.text, request: shadowCopy) }
       })
     }
     let results: [ChoiceResult]
@@ -171,6 +184,7 @@ struct InferenceController {
       let lps = req.options.logprobs == nil ? nil : Responses.completionLogprobs(r.logprobs, text: text, startOffset: prefix.count)
       return (prefix + r.text, r.finish, lps)
     }
+    state.mirror(target, responseID: id, primaryText: results[0].text, request: shadowCopy)
     return target.tag(state.json(Responses.completion(id: id, created: created, model: modelID, choices: choices, usage: usage, fingerprint: fingerprint), model: modelID))
   }
 

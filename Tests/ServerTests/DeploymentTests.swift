@@ -35,6 +35,43 @@ import Testing
     return (Int(r.status.code), try? JSON.parse(Data(r.body.readableBytesView)))
   }
 
+  /// A shadow candidate gets a copy of every kind of request (chat and completions, streamed or not),
+  /// and its agreement with the primary is counted. Both versions serve the same weights, so at
+  /// temperature 0 every copy agrees; nothing of the copy reaches the client.
+  @Test func shadowCopiesChatAndCompletionsStreamedOrNot() async throws {
+    let plane = try await TestPlane()
+    let server = try await buildApplication(config: testConfig { $0.dataDir = plane.dir.path }, controlPlane: plane.cp, logger: quietLogger())
+    let registry = server.state.registry
+    _ = try registry.importModel(path: TestModels.smol, name: "smol", version: "1")
+    _ = try registry.importModel(path: try Self.variant(UInt8(ascii: "T"), in: plane.dir), name: "smol", version: "2")
+    let op = authHeaders(try await plane.key(.operator))
+    let dev = authHeaders(try await plane.key(.developer))
+    try await server.app.test(.router) { client in
+      #expect(try await post(client, "/v1/admin/deployments", op, #"{"name":"chat","model":"smol","version":"1"}"#).0 == 200)
+      #expect(try await post(client, "/v1/admin/deployments", op, #"{"name":"chat","version":"2","strategy":"shadow"}"#).0 == 200)
+      let requests = [
+        ("/v1/chat/completions", #"{"model":"chat","messages":[{"role":"user","content":"Hi"}],"max_tokens":4,"temperature":0}"#),
+        ("/v1/chat/completions", #"{"model":"chat","messages":[{"role":"user","content":"Hi"}],"max_tokens":4,"temperature":0,"stream":true}"#),
+        ("/v1/completions", #"{"model":"chat","prompt":"The capital of France is","max_tokens":4,"temperature":0}"#),
+        ("/v1/completions", #"{"model":"chat","prompt":"The capital of France is","max_tokens":4,"temperature":0,"stream":true}"#),
+      ]
+      for (uri, body) in requests {
+        let r = try await client.execute(uri: uri, method: .post, headers: dev, body: ByteBuffer(string: body))
+        #expect(r.status == .ok && r.headers[.hearthModelVersion] == "smol:1", "\(uri) \(body)")
+      }
+      // The copies run in the background after each answer; wait for all four to be counted.
+      let agreed = #"hearth_deployment_shadow_comparisons_total{deployment="chat",version="smol:2",variant="shadow",agreed="true"} 4"#
+      var metrics = ""
+      for _ in 0..<100 {
+        metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get, headers: op).body)
+        if metrics.contains(agreed) { break }
+        try await Task.sleep(for: .milliseconds(100))
+      }
+      #expect(metrics.contains(agreed), "\(metrics.split(separator: "\n").filter { $0.contains("shadow") })")
+      #expect(!metrics.contains(#"agreed="false""#))
+    }
+  }
+
   @Test func deployRouteRollbackAndRefuseCorruptVersions() async throws {
     let plane = try await TestPlane()
     let server = try await buildApplication(config: testConfig { $0.dataDir = plane.dir.path }, controlPlane: plane.cp, logger: quietLogger())
