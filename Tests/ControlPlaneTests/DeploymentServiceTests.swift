@@ -150,6 +150,37 @@ import Testing
     #expect(try await s.enforceGuards().first?.1.contains("p99 latency 5000 ms") == true)
   }
 
+  /// A shadow candidate whose answers differ from the primary's too often is rolled back; its
+  /// disagreement is judged only on mirrored requests, and only once there are enough of them.
+  @Test(arguments: Backend.allCases)
+  func shadowDisagreementGuardRollsBack(_ backend: Backend) async throws {
+    let f = try await Fixture(backend: backend)
+    let s = f.cp.deployments
+    let t = Tenant.systemID
+    try await s.deploy(DeploySpec(tenantID: t, name: "chat", version: Self.v1), by: Fixture.admin, verify: Self.anyVersion)
+    f.clock.advance(by: 1)
+    let guards = GuardRules(maxShadowDisagreement: 0.2, windowSeconds: 60, minRequests: 10)
+    let shadow = try await s.deploy(
+      DeploySpec(tenantID: t, name: "chat", version: Self.v2, strategy: .shadow, weight: 100, guards: guards), by: Fixture.admin, verify: Self.anyVersion)
+    f.clock.advance(by: 1)
+    func mirrored(_ n: Int, agreed: Bool, from: Int) -> [DeploymentRequest] {
+      (0..<n).map { i in
+        DeploymentRequest(
+          responseID: "s\(from + i)", tenantID: t, deployment: "chat", version: Self.v2, variant: .shadow, status: 200, latencyMicros: 50_000,
+          promptTokens: 10, completionTokens: 5, agreed: agreed, time: f.clock.now())
+      }
+    }
+    // 2 of 10 disagree: 20 %, at the limit, not over it.
+    try await s.record(mirrored(8, agreed: true, from: 0) + mirrored(2, agreed: false, from: 100))
+    #expect(try await s.enforceGuards().isEmpty)
+    // 5 of 13: 38 %, over it.
+    try await s.record(mirrored(3, agreed: false, from: 200))
+    let done = try await s.enforceGuards()
+    #expect(done.count == 1 && done.first?.1.contains("disagrees with the primary on 38.5 % of 13 mirrored requests") == true, "\(done)")
+    let after = try await s.get("chat", tenantID: t, by: Fixture.admin)
+    #expect(after.state == DeploymentState(primary: Self.v1) && after.previous == shadow.state)
+  }
+
   @Test(arguments: Backend.allCases)
   func feedbackAndReport(_ backend: Backend) async throws {
     let f = try await Fixture(backend: backend)
