@@ -27,6 +27,14 @@ enum FileIO {
   }
 
   /// Flushes a directory's entries, so a rename or unlink in it survives a crash.
+  /// fsync of a file written by someone else (an encrypter), before it is renamed into place.
+  static func syncFile(_ path: String) throws(RegistryError) {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw ioError(path, "cannot open") }
+    defer { close(fd) }
+    guard fsync(fd) == 0 else { throw ioError(path, "cannot fsync") }
+  }
+
   static func syncDirectory(_ dir: String) throws(RegistryError) {
     let fd = open(dir, O_RDONLY | O_DIRECTORY)
     guard fd >= 0 else { throw ioError(dir, "cannot open directory") }

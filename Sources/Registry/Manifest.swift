@@ -28,8 +28,12 @@ public struct ModelManifest: Codable, Sendable, Equatable {
   /// How the bytes were stored: `reflink` (shared extents, nothing copied) or `copy`.
   public var storedBy: String
   public var signatures: [ModelSignature] = []
+  /// How the stored file is encrypted at rest (`envelope-aes-256-gcm`), or nil for a plain file.
+  /// `digest` and `size` are always the plaintext's.
+  public var encryption: String?
 
   public var reference: String { "\(name):\(version)" }
+  public var isEncrypted: Bool { encryption != nil }
 
   /// Import order: by creation time (whole seconds, as stored), then by auto-assigned number,
   /// then by label. Stores return versions in this order; the last is the latest.

@@ -58,6 +58,23 @@ public final class ModelRegistry: Sendable {
     path: String, name: String, version: String? = nil, expectedDigest: String? = nil, signature: ModelSignature? = nil,
     progress: ProgressHandler? = nil
   ) throws(RegistryError) -> ModelManifest {
+    let staged = try stage(path: path, name: name, version: version, expectedDigest: expectedDigest, signature: signature, progress: progress)
+    defer { unlink(staged.temp) }
+    return try commit(staged, file: staged.temp)
+  }
+
+  /// A file copied into the registry's temp directory, hashed and inspected, with its manifest to be.
+  struct Staged {
+    let temp: String
+    var manifest: ModelManifest
+    let autoVersion: Bool
+  }
+
+  /// Everything of an import before the blob is moved into place: names checked, the file
+  /// validated, copied (fsynced) into a temp file, hashed and inspected.
+  func stage(
+    path: String, name: String, version: String?, expectedDigest: String?, signature: ModelSignature?, progress: ProgressHandler?
+  ) throws(RegistryError) -> Staged {
     let name = try ModelName(name)
     let version: ModelVersion? = try version.map { s throws(RegistryError) in try ModelVersion(s) }
     let pinned: Digest? = try expectedDigest.map { s throws(RegistryError) in try Digest(s) }
@@ -71,7 +88,8 @@ public final class ModelRegistry: Sendable {
     try FileIO.makeDirectories(tempDirectory)
     try FileIO.makeDirectories(blobDirectory)
     let temp = (tempDirectory as NSString).appendingPathComponent("import-\(getpid())-\(UInt64.random(in: 0...UInt64.max))")
-    defer { unlink(temp) }
+    var ok = false
+    defer { if !ok { unlink(temp) } }
     let (digest, size, method) = try FileIO.store(path, to: temp, progress: progress)
     if let pinned, pinned != digest { throw .unexpectedDigest(path: path, expected: pinned.value, actual: digest.value) }
     // The recorded facts describe the stored copy, not a source that may have changed meanwhile.
@@ -86,20 +104,28 @@ public final class ModelRegistry: Sendable {
       source: URL(fileURLWithPath: path).standardizedFileURL.path, storedBy: method.rawValue)
     if let signature { manifest.signatures = [signature] }
     try policy.check(manifest)
+    ok = true
+    return Staged(temp: temp, manifest: manifest, autoVersion: version == nil)
+  }
 
+  /// Moves `file` (the staged temp file, or its sealed form) into place as the blob and records
+  /// the manifest, under the write lock.
+  func commit(_ staged: Staged, file: String) throws(RegistryError) -> ModelManifest {
+    var manifest = staged.manifest
+    let name = manifest.name
     return try store.withWriteLock { () throws(RegistryError) -> ModelManifest in
-      let blob = blobPath(digest)
+      let blob = storedPath(manifest)
       // Same bytes already stored: the fresh, just-hashed copy replaces them anyway, which also
       // repairs a blob that was damaged in place (readers that mapped the old one keep it).
       let existed = FileIO.regularFileSize(blob) != nil
-      chmod(temp, 0o444)
-      guard rename(temp, blob) == 0 else { throw FileIO.ioError(blob, "cannot store") }
+      chmod(file, 0o444)
+      guard rename(file, blob) == 0 else { throw FileIO.ioError(blob, "cannot store") }
       try FileIO.syncDirectory(blobDirectory)
       do throws(RegistryError) {
-        if version == nil { manifest.version = try nextVersion(name) }
+        if staged.autoVersion { manifest.version = try nextVersion(name) }
         guard try store.create(manifest) else { throw RegistryError.alreadyExists(name: name.value, version: manifest.version.value) }
       } catch {
-        if !existed { _ = try? removeBlobIfUnreferenced(digest) }
+        if !existed { _ = try? removeBlobIfUnreferenced(manifest.digest, encrypted: manifest.isEncrypted) }
         throw error
       }
       return manifest
@@ -155,6 +181,7 @@ public final class ModelRegistry: Sendable {
   }
 
   func checkBlob(_ m: ModelManifest, progress: ProgressHandler?) throws(RegistryError) {
+    guard !m.isEncrypted else { throw .sealed(model: m.reference) }
     try policy.check(m)
     let blob = blobPath(m.digest)
     guard let size = FileIO.regularFileSize(blob) else { throw .blobMissing(model: m.reference, path: blob) }
@@ -173,15 +200,17 @@ public final class ModelRegistry: Sendable {
     return try store.withWriteLock { () throws(RegistryError) -> (manifest: ModelManifest, blobRemoved: Bool) in
       guard let m = try store.manifest(n, v) else { throw .notFound(name: n.value, version: v.value) }
       try store.delete(n, v)
-      return (m, try removeBlobIfUnreferenced(m.digest))
+      return (m, try removeBlobIfUnreferenced(m.digest, encrypted: m.isEncrypted))
     }
   }
 
   /// Call with the write lock held.
   @discardableResult
-  func removeBlobIfUnreferenced(_ digest: Digest) throws(RegistryError) -> Bool {
-    for n in try store.names() where try store.manifests(of: n).contains(where: { $0.digest == digest }) { return false }
-    let blob = blobPath(digest)
+  func removeBlobIfUnreferenced(_ digest: Digest, encrypted: Bool = false) throws(RegistryError) -> Bool {
+    for n in try store.names() where try store.manifests(of: n).contains(where: { $0.digest == digest && $0.isEncrypted == encrypted }) {
+      return false
+    }
+    let blob = encrypted ? sealedBlobPath(digest) : blobPath(digest)
     guard unlink(blob) == 0 else {
       if errno == ENOENT { return false }
       throw FileIO.ioError(blob, "cannot remove")
@@ -196,6 +225,7 @@ public final class ModelRegistry: Sendable {
     throws(RegistryError) -> ModelSignature
   {
     let m = try manifest(name: name, version: version)
+    guard !m.isEncrypted else { throw .sealed(model: m.reference) }
     let blob = blobPath(m.digest)
     guard FileIO.regularFileSize(blob) != nil else { throw .blobMissing(model: m.reference, path: blob) }
     let (actual, size) = try FileIO.hashFile(blob, progress: progress)

@@ -22,6 +22,10 @@ public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
   case signatureInvalid(model: String, reason: String)
   case untrustedKey(model: String, keyID: String)
   case badKey(path: String, reason: String)
+  /// The version is encrypted at rest and this caller has no key to open it.
+  case sealed(model: String)
+  /// Encrypting or decrypting a stored file failed (wrong key, tampered ciphertext...).
+  case sealing(model: String, reason: String)
 
   public var description: String {
     switch self {
@@ -44,6 +48,9 @@ public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
     case .signatureInvalid(let m, let r): return "model \(m) has an invalid signature: \(r)"
     case .untrustedKey(let m, let k): return "model \(m) is signed by key \(k), which is not among the trusted keys"
     case .badKey(let p, let r): return "key file \(p): \(r)"
+    case .sealed(let m):
+      return "model \(m) is encrypted at rest; opening it needs the master key (--master-key-file or HEARTH_MASTER_KEY)"
+    case .sealing(let m, let r): return "model \(m): encrypted file refused: \(r)"
     }
   }
 

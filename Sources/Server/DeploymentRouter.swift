@@ -1,6 +1,7 @@
 import ControlPlane
 import Engine
 import Foundation
+import GGUF
 import Logging
 import Registry
 import ServingAPI
@@ -116,25 +117,47 @@ actor DeploymentRouter {
   }
 
   /// The registry's `open` (signature check and a full re-hash), run on a dispatch thread: hashing a
-  /// model takes a while and must not hold one of the few async threads that serve requests.
-  nonisolated func open(_ v: VersionRef) async throws -> OpenedModel {
+  /// model takes a while and must not hold one of the few async threads that serve requests. An
+  /// encrypted version is decrypted and hashed instead (which needs the master key), and its bytes
+  /// are dropped: this only checks it.
+  nonisolated func open(_ v: VersionRef) async throws -> ModelManifest {
     let registry = self.registry
+    let m = try registry.manifest(name: v.model, version: v.version)
+    if m.isEncrypted { return try await registry.openSealed(name: v.model, version: v.version, sealer: try sealer(m)).manifest }
     return try await withCheckedThrowingContinuation { c in
       DispatchQueue.global().async {
-        do { c.resume(returning: try registry.open(name: v.model, version: v.version)) } catch { c.resume(throwing: error) }
+        do { c.resume(returning: try registry.open(name: v.model, version: v.version).manifest) } catch { c.resume(throwing: error) }
       }
     }
   }
 
+  nonisolated func sealer(_ m: ModelManifest) throws -> EnvelopeBlobSealer {
+    guard let cipher = controlPlane.cipher else { throw RegistryError.sealed(model: m.reference) }
+    return EnvelopeBlobSealer(cipher: cipher)
+  }
+
   /// Verifies a version against its digest (re-hashing its stored bytes off the async threads), then
-  /// loads it. Throws the registry's error, which names the model and the mismatch.
+  /// loads it. Throws the registry's error, which names the model and the mismatch. An encrypted
+  /// version is verified as it is decrypted into memory, by the load itself (and again by every
+  /// reload after an unload).
   func prepare(_ v: VersionRef) async throws {
-    let opened = try await open(v)
     let id = Self.modelID(v)
-    await manager.registerVersion(id: id, path: opened.path)
+    let m = try registry.manifest(name: v.model, version: v.version)
+    if m.isEncrypted {
+      let (registry, sealer) = (self.registry, try sealer(m))
+      await manager.registerVersion(id: id, path: registry.storedPath(m)) {
+        let (_, bytes) = try await registry.openSealed(name: v.model, version: v.version, sealer: sealer)
+        return try LoadedModel(file: try GGUFFile(taking: bytes), name: v.description)
+      }
+    } else {
+      _ = try await open(v)
+      await manager.registerVersion(id: id, path: registry.storedPath(m))
+    }
     _ = try await manager.engine(version: id)
     ready.insert(v)
-    logger.info("deployment version ready", metadata: ["version": .string(v.description), "digest": .string(opened.manifest.digest.value)])
+    logger.info(
+      "deployment version ready",
+      metadata: ["version": .string(v.description), "digest": .string(m.digest.value), "encrypted": .string(String(m.isEncrypted))])
   }
 }
 

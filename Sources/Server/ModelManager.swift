@@ -34,6 +34,7 @@ public actor ModelManager {
   /// Registry versions served through deployments: loaded like any model, but not listed and not
   /// callable by their internal id (clients reach them only through a deployment's routing).
   private var versions: Set<String> = []
+  private var loaders: [String: @Sendable () async throws -> LoadedModel] = [:]
   private var loaded: [String: Loaded] = [:]
   private var loading: [String: Task<Loaded, Error>] = [:]
   private var draining = false
@@ -80,9 +81,12 @@ public actor ModelManager {
   }
 
   /// Adds a registry version (already verified against its digest) under the internal id `id`.
-  func registerVersion(id: String, path: String) {
+  /// `loader`, when given, makes the model instead of mapping `path` (an encrypted version,
+  /// decrypted and verified into memory on every load).
+  func registerVersion(id: String, path: String, loader: (@Sendable () async throws -> LoadedModel)? = nil) {
     guard specs[id] == nil else { return }
     specs[id] = ServerConfig.ModelSpec(name: id, path: path)
+    if let loader { loaders[id] = loader }
     versions.insert(id)
   }
 
@@ -134,6 +138,7 @@ public actor ModelManager {
       let maxQueue = config.maxQueue
       let threads = config.threads
       let log = logger
+      let loader = loaders[id]
       task = Task.detached {
         let start = Date()
         defer {
@@ -142,7 +147,7 @@ public actor ModelManager {
         if Self.isEncoder(spec.path) {
           return Loaded(engine: nil, embedder: EmbeddingService(embedder: try Embedder(path: spec.path, threads: threads)), bytes: bytes, lastUsed: Date())
         }
-        let model = try LoadedModel(path: spec.path)
+        let model = try await loader?() ?? LoadedModel(path: spec.path)
         var cfg = baseConfig
         if let kvMB {
           let c = model.config

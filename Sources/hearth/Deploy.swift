@@ -1,6 +1,7 @@
 import ArgumentParser
 import ControlPlane
 import Foundation
+import Server
 
 /// `hearth deploy NAME --version V [--model M] [--strategy single|canary|ab|shadow --weight 10]`.
 struct DeployCommand: AsyncParsableCommand {
@@ -40,7 +41,9 @@ struct DeployCommand: AsyncParsableCommand {
       let spec = DeploySpec(
         tenantID: tenantID, name: name, version: VersionRef(model: model ?? current?.state.primary.model ?? name, version: version),
         strategy: DeploymentStrategy(rawValue: strategy)!, weight: weight, sticky: StickyBy(rawValue: sticky)!, guards: guards.isEmpty ? nil : guards)
-      return try await cp.deployments.deploy(spec, by: cliOperator) { v in try registry.verify(name: v.model, version: v.version) }
+      // An encrypted version is checked by decrypting it, with the master key given to this command.
+      let sealer = cp.cipher.map(EnvelopeBlobSealer.init)
+      return try await cp.deployments.deploy(spec, by: cliOperator) { v in try await registry.verify(name: v.model, version: v.version, sealer: sealer) }
     }
     printLine("deployed \(deploymentLine(d))")
   }

@@ -2,6 +2,7 @@ import ArgumentParser
 import ControlPlane
 import Foundation
 import Registry
+import Server
 
 /// `hearth model ...`: the model registry (content-addressed GGUF files with manifests).
 struct ModelCommand: ParsableCommand {
@@ -32,12 +33,31 @@ struct RegistryOptions: ParsableArguments {
   }
 }
 
+/// The master key for versions encrypted at rest (`model import --encrypt`, `model verify`).
+struct MasterKeyOption: ParsableArguments {
+  @Option(name: .customLong("master-key-file"), help: "Master key for encryption at rest (default: $HEARTH_MASTER_KEY, base64).")
+  var masterKeyFile: String?
+
+  /// The sealer over the data dir's envelope keys, or nil without a master key (or exits with one
+  /// line when `required`). Opening the control plane checks the key against the data dir's.
+  func sealer(dataDir: String, required: Bool) async -> EnvelopeBlobSealer? {
+    guard let source = MasterKeySource.resolve(file: masterKeyFile) else {
+      if required { fail("encryption at rest needs a master key: --master-key-file FILE or HEARTH_MASTER_KEY", code: 64) }
+      return nil
+    }
+    var config = ControlPlaneConfig(dataDir: dataDir, masterKey: source)
+    config.logger.logLevel = .warning
+    let cp = await orFail { try await ControlPlaneServices.open(config) }
+    return cp.cipher.map(EnvelopeBlobSealer.init)
+  }
+}
+
 /// Exits with one line for a registry error: 64 for a malformed name, version, digest or key,
 /// 2 for a bad or corrupt model file, 1 for anything else (not found, I/O, signatures).
 func failRegistry(_ error: RegistryError) -> Never {
   switch error {
   case .invalidName, .invalidVersion, .invalidDigest, .badKey: fail(error.description, code: 64)
-  case .sourceUnreadable, .invalidModel, .digestMismatch, .unexpectedDigest, .sizeMismatch, .blobMissing: fail(error.description, code: 2)
+  case .sourceUnreadable, .invalidModel, .digestMismatch, .unexpectedDigest, .sizeMismatch, .blobMissing, .sealing: fail(error.description, code: 2)
   default: fail(error.description, code: 1)
   }
 }

@@ -23,12 +23,12 @@ struct ModelList: ParsableCommand {
       return
     }
     let day = ISO8601DateFormatter()
-    let header = ["NAME", "VERSION", "ARCH", "PARAMS", "SIZE", "TYPES", "CTX", "SIGNED", "CREATED", "DIGEST"]
+    let header = ["NAME", "VERSION", "ARCH", "PARAMS", "SIZE", "TYPES", "CTX", "SIGNED", "ENCRYPTED", "CREATED", "DIGEST"]
     let rows = all.map { m in
       [
         m.name.value, m.version.value, m.architecture, formatCount(m.parameters), formatBytes(m.size),
         m.quantTypes.prefix(3).map(\.type).joined(separator: "+"), m.contextLength.map(String.init) ?? "-",
-        m.signatures.isEmpty ? "no" : "yes", day.string(from: m.createdAt), String(m.digest.value.prefix(19)),
+        m.signatures.isEmpty ? "no" : "yes", m.isEncrypted ? "yes" : "no", day.string(from: m.createdAt), String(m.digest.value.prefix(19)),
       ]
     }
     let all2 = [header] + rows

@@ -3,7 +3,7 @@ import Foundation
 import Registry
 
 /// `hearth model verify [NAME[:VERSION]...]`: re-hash stored files against their digests.
-struct ModelVerify: ParsableCommand {
+struct ModelVerify: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "verify",
     abstract: "Re-hash stored model files and compare them with their manifests' digests (and signatures).",
@@ -11,8 +11,9 @@ struct ModelVerify: ParsableCommand {
 
   @Argument(help: "NAME or NAME:VERSION (default: everything).") var models: [String] = []
   @OptionGroup var registry: RegistryOptions
+  @OptionGroup var key: MasterKeyOption
 
-  func run() throws {
+  func run() async throws {
     let refs = models.map(modelReference)
     let r = registry.open()
     var targets: [(String, String)] = []
@@ -30,11 +31,15 @@ struct ModelVerify: ParsableCommand {
         }
       }
     } catch { failRegistry(error) }
+    // Encrypted versions are decrypted to be hashed, which needs the master key (when there is none,
+    // they fail with a line that says so).
+    let encrypted = targets.contains { (try? r.manifest(name: $0.0, version: $0.1).isEncrypted) == true }
+    let sealer = encrypted ? await key.sealer(dataDir: registry.directory, required: false) : nil
     var failed = 0
     for (name, version) in targets {
       let bar = ProgressBar()
       do {
-        let m = try r.verify(name: name, version: version, progress: bar.handler)
+        let m = try await r.verify(name: name, version: version, sealer: sealer, progress: bar.handler)
         bar.finishLine()
         print("ok    \(m.reference) \(m.digest)")
       } catch {
