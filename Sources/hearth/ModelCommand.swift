@@ -52,6 +52,29 @@ struct MasterKeyOption: ParsableArguments {
   }
 }
 
+/// Writes the admin audit record of a registry change (import, remove, sign), as the local operator,
+/// with the manifest before and after. The registry's files and the audit trail are two stores, so
+/// the record follows the change; when it cannot be written the command says so and exits 1, so the
+/// unrecorded change is never silent.
+func auditRegistryChange(
+  dataDir: String, key: MasterKeyOption, action: String, target: ModelManifest, before: ModelManifest?, after: ModelManifest?
+) async {
+  var config = ControlPlaneConfig(dataDir: dataDir, masterKey: MasterKeySource.resolve(file: key.masterKeyFile))
+  config.logger.logLevel = .warning
+  do {
+    let cp = try await ControlPlaneServices.open(config)
+    let op = cliOperator
+    _ = try await cp.audit.append([
+      AuditDraft(
+        time: cp.clock.now(), kind: .admin, tenantID: Tenant.systemID, actor: op.actor, action: action, target: "model:\(target.reference)",
+        before: before.map { String(decoding: ModelRegistry.encodeJSON($0), as: UTF8.self) },
+        after: after.map { String(decoding: ModelRegistry.encodeJSON($0), as: UTF8.self) })
+    ])
+  } catch {
+    fail("\(action) \(target.reference) was done but could not be audited: \(error)", code: 1)
+  }
+}
+
 /// Exits with one line for a registry error: 64 for a malformed name, version, digest or key,
 /// 2 for a bad or corrupt model file, 1 for anything else (not found, I/O, signatures).
 func failRegistry(_ error: RegistryError) -> Never {

@@ -44,6 +44,7 @@ struct ModelImport: AsyncParsableCommand {
       failRegistry(error)
     }
     bar.finishLine()
+    await auditRegistryChange(dataDir: registry.directory, key: key, action: "model.import", target: m, before: nil, after: m)
     print("imported \(manifestSummary(m)), stored \(m.isEncrypted ? "encrypted (\(m.encryption!))" : "by \(m.storedBy)")\(m.signatures.isEmpty ? "" : ", signed by \(m.signatures.map(\.keyID).joined(separator: ", "))")")
   }
 }

@@ -3,7 +3,7 @@ import Foundation
 import Registry
 
 /// `hearth model sign NAME[:VERSION] --key KEY` or `hearth model sign --file PATH --key KEY --out SIG`.
-struct ModelSign: ParsableCommand {
+struct ModelSign: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "sign",
     abstract: "Sign a model's digest with an Ed25519 private key.",
@@ -18,21 +18,26 @@ struct ModelSign: ParsableCommand {
   @Option(help: "Ed25519 private key, PEM (from `hearth model keygen` or `openssl genpkey -algorithm ed25519`).") var key: String
   @Option(help: "Write the detached signature (JSON) to this file.") var out: String?
   @OptionGroup var registry: RegistryOptions
+  @OptionGroup var masterKey: MasterKeyOption
 
   func validate() throws {
     if (model == nil) == (file == nil) { throw ValidationError("give either a registered model or --file, not both") }
     if file != nil && out == nil { throw ValidationError("--file needs --out for the signature") }
   }
 
-  func run() throws {
+  func run() async throws {
     let ref = model.map(modelReference)
     let privateKey: ModelSigningKey
     do { privateKey = try ModelSigningKeys.loadPrivate(path: key) } catch { failRegistry(error) }
     let bar = ProgressBar()
     let signature: ModelSignature
+    var change: (before: ModelManifest, after: ModelManifest)?
     do {
       if let ref {
-        signature = try registry.open().sign(name: ref.name.value, version: ref.version?.value, key: privateKey, progress: bar.handler)
+        let r = registry.open()
+        let before = try r.manifest(name: ref.name.value, version: ref.version?.value)
+        signature = try r.sign(name: ref.name.value, version: before.version.value, key: privateKey, progress: bar.handler)
+        change = (before, try r.manifest(name: ref.name.value, version: before.version.value))
       } else {
         signature = try ModelRegistry.sign(file: file!, key: privateKey, progress: bar.handler)
       }
@@ -41,6 +46,10 @@ struct ModelSign: ParsableCommand {
       failRegistry(error)
     }
     bar.finishLine()
+    if let change {
+      await auditRegistryChange(
+        dataDir: registry.directory, key: masterKey, action: "model.sign", target: change.after, before: change.before, after: change.after)
+    }
     if let out {
       do { try ModelRegistry.signatureFile(signature).write(to: URL(fileURLWithPath: out)) } catch {
         fail("cannot write \(out): \((error as NSError).localizedDescription)", code: 1)

@@ -37,6 +37,10 @@ def test_encrypted_import_verify_serve_and_tamper():
         data = open(sealed, "rb").read()
         for plain in (b"GGUF", b"general.architecture", b"tokenizer.ggml.tokens", b"<|im_start|>"):
             assert plain not in data, plain
+        # The import is an audited admin change, with the manifest it recorded.
+        export = hearth(home, "audit", "export", "--format", "jsonl", "--master-key-file", keyfile).stdout.splitlines()
+        imports = [json.loads(l) for l in export if '"model.import"' in l]
+        assert len(imports) == 1 and imports[0]["target"] == "model:smol:1" and digest in imports[0]["after"], imports
         listing = hearth(home, "model", "list").stdout
         assert "ENCRYPTED" in listing and " yes " in listing.splitlines()[1], listing
 
