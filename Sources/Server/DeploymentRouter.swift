@@ -1,7 +1,6 @@
 import ControlPlane
 import Engine
 import Foundation
-import GGUF
 import Logging
 import Registry
 import ServingAPI
@@ -146,8 +145,7 @@ actor DeploymentRouter {
     if m.isEncrypted {
       let (registry, sealer) = (self.registry, try sealer(m))
       await manager.registerVersion(id: id, path: registry.storedPath(m)) {
-        let (_, bytes) = try await registry.openSealed(name: v.model, version: v.version, sealer: sealer)
-        return try LoadedModel(file: try GGUFFile(taking: bytes), name: v.description)
+        try await EncryptedModel.load(registry, name: v.model, version: v.version, sealer: sealer)
       }
     } else {
       _ = try await open(v)
