@@ -29,15 +29,19 @@ struct AESFileSealer: BlobSealer {
 }
 
 @Suite struct SealedTests {
-  @Test func anEncryptedImportStoresNoPlaintextAndOpensOnlyWithTheKey() async throws {
+  /// A tiny model file and a registry in a fresh directory, the file imported encrypted as tiny:1.
+  static func sealedTiny() async throws -> (dir: TempDir, model: String, registry: ModelRegistry, sealer: AESFileSealer, manifest: ModelManifest) {
     let dir = TempDir()
-    defer { dir.cleanup() }
     let model = dir.file("tiny.gguf")
     try writeTinyModel(to: model)
     let r = ModelRegistry(dataDirectory: dir.file("data"))
     let sealer = AESFileSealer()
+    return (dir, model, r, sealer, try await r.importModel(path: model, name: "tiny", sealer: sealer))
+  }
 
-    let m = try await r.importModel(path: model, name: "tiny", sealer: sealer)
+  @Test func anEncryptedImportStoresNoPlaintextAndOpensOnlyWithTheKey() async throws {
+    let (dir, model, r, sealer, m) = try await Self.sealedTiny()
+    defer { dir.cleanup() }
     #expect(m.isEncrypted && m.encryption == "test-aes-256-gcm")
     let (plainDigest, plainSize) = try FileIO.hashFile(model, progress: nil)
     #expect(m.digest == plainDigest && m.size == plainSize, "digest and size are the plaintext's")
@@ -76,16 +80,9 @@ struct AESFileSealer: BlobSealer {
   }
 
   @Test func aTamperedEncryptedFileIsRefused() async throws {
-    let dir = TempDir()
+    let (dir, _, r, sealer, m) = try await Self.sealedTiny()
     defer { dir.cleanup() }
-    let model = dir.file("tiny.gguf")
-    try writeTinyModel(to: model)
-    let r = ModelRegistry(dataDirectory: dir.file("data"))
-    let sealer = AESFileSealer()
-    let m = try await r.importModel(path: model, name: "tiny", sealer: sealer)
-    let path = r.storedPath(m)
-    chmod(path, 0o644)
-    try flipByte(path, at: 100)
+    try flipByte(r.storedPath(m), at: 100)
     await #expect {
       _ = try await r.openSealed(name: "tiny", sealer: sealer)
     } throws: { e in

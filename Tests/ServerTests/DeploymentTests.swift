@@ -23,6 +23,16 @@ import Testing
     return path
   }
 
+  /// A server on a fresh control plane with SmolLM2 in the registry as smol:1 and a byte-different
+  /// smol:2, and an operator's and a developer's headers.
+  static func twoVersions() async throws -> (plane: TestPlane, server: HearthServer, op: HTTPFields, dev: HTTPFields) {
+    let plane = try await TestPlane()
+    let server = try await buildApplication(config: testConfig { $0.dataDir = plane.dir.path }, controlPlane: plane.cp, logger: quietLogger())
+    _ = try server.state.registry.importModel(path: TestModels.smol, name: "smol", version: "1")
+    _ = try server.state.registry.importModel(path: try variant(UInt8(ascii: "T"), in: plane.dir), name: "smol", version: "2")
+    return (plane, server, authHeaders(try await plane.key(.operator)), authHeaders(try await plane.key(.developer)))
+  }
+
   func chat(_ client: some TestClientProtocol, _ h: HTTPFields, model: String = "chat") async throws -> (status: Int, version: String?, json: JSON?) {
     let r = try await client.execute(
       uri: "/v1/chat/completions", method: .post, headers: h,
@@ -39,13 +49,7 @@ import Testing
   /// and its agreement with the primary is counted. Both versions serve the same weights, so at
   /// temperature 0 every copy agrees; nothing of the copy reaches the client.
   @Test func shadowCopiesChatAndCompletionsStreamedOrNot() async throws {
-    let plane = try await TestPlane()
-    let server = try await buildApplication(config: testConfig { $0.dataDir = plane.dir.path }, controlPlane: plane.cp, logger: quietLogger())
-    let registry = server.state.registry
-    _ = try registry.importModel(path: TestModels.smol, name: "smol", version: "1")
-    _ = try registry.importModel(path: try Self.variant(UInt8(ascii: "T"), in: plane.dir), name: "smol", version: "2")
-    let op = authHeaders(try await plane.key(.operator))
-    let dev = authHeaders(try await plane.key(.developer))
+    let (_, server, op, dev) = try await Self.twoVersions()
     try await server.app.test(.router) { client in
       #expect(try await post(client, "/v1/admin/deployments", op, #"{"name":"chat","model":"smol","version":"1"}"#).0 == 200)
       #expect(try await post(client, "/v1/admin/deployments", op, #"{"name":"chat","version":"2","strategy":"shadow"}"#).0 == 200)
@@ -159,13 +163,7 @@ import Testing
   /// The running server checks the guards itself: a candidate slower than its p99 limit is rolled
   /// back within seconds, audited as the guard's action, and the primary alone serves again.
   @Test func guardRollsBackASlowCandidate() async throws {
-    let plane = try await TestPlane()
-    let server = try await buildApplication(config: testConfig { $0.dataDir = plane.dir.path }, controlPlane: plane.cp, logger: quietLogger())
-    let registry = server.state.registry
-    _ = try registry.importModel(path: TestModels.smol, name: "smol", version: "1")
-    _ = try registry.importModel(path: try Self.variant(UInt8(ascii: "T"), in: plane.dir), name: "smol", version: "2")
-    let op = authHeaders(try await plane.key(.operator))
-    let dev = authHeaders(try await plane.key(.developer))
+    let (plane, server, op, dev) = try await Self.twoVersions()
     try await server.app.test(.router) { client in
       #expect(try await post(client, "/v1/admin/deployments", op, #"{"name":"chat","model":"smol","version":"1"}"#).0 == 200)
       // No real request is faster than a microsecond: the candidate breaks the rule once it has 3 requests.
