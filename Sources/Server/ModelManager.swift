@@ -141,11 +141,12 @@ public actor ModelManager {
       let loader = loaders[id]
       task = Task.detached {
         let start = Date()
-        defer {
+        func loaded(_ l: Loaded) -> Loaded {
           log.info("loaded model", metadata: ["model": .string(id), "seconds": .string(String(format: "%.3f", Date().timeIntervalSince(start)))])
+          return l
         }
         if Self.isEncoder(spec.path) {
-          return Loaded(engine: nil, embedder: EmbeddingService(embedder: try Embedder(path: spec.path, threads: threads)), bytes: bytes, lastUsed: Date())
+          return loaded(Loaded(engine: nil, embedder: EmbeddingService(embedder: try Embedder(path: spec.path, threads: threads)), bytes: bytes, lastUsed: Date()))
         }
         let model = try await loader?() ?? LoadedModel(path: spec.path)
         var cfg = baseConfig
@@ -155,7 +156,7 @@ public actor ModelManager {
           cfg.kvTokens = max(64, (kvMB << 20) / perToken)
         }
         let engine = EngineService(model: model, config: cfg, maxQueue: maxQueue, observer: observer)
-        return Loaded(engine: engine, embedder: nil, bytes: bytes, lastUsed: Date())
+        return loaded(Loaded(engine: engine, embedder: nil, bytes: bytes, lastUsed: Date()))
       }
       loading[id] = task
     }
@@ -172,7 +173,7 @@ public actor ModelManager {
   }
 
   /// A folder (safetensors BERT) or a GGUF whose architecture is `bert` only embeds.
-  nonisolated static func isEncoder(_ path: String) -> Bool {
+  public nonisolated static func isEncoder(_ path: String) -> Bool {
     var isDir: ObjCBool = false
     if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue { return true }
     return (try? GGUFFile(path: path))?.architecture == "bert"

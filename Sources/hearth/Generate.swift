@@ -37,6 +37,7 @@ struct Generate: ParsableCommand {
     }
     scheduler.runUntilIdle()
     if let failure { fail(failure, code: 1) }
-    emit("\n")
+    // Only the generated text when piped or captured; a newline only for a person at a terminal.
+    if isatty(STDOUT_FILENO) != 0 { emit("\n") }
   }
 }

@@ -35,6 +35,10 @@ struct SamplingOptions: ParsableArguments {
   @Option(name: .customLong("top-p"), help: "Nucleus sampling threshold (1: off).") var topP: Double = 0.95
   @Option(name: .customLong("min-p"), help: "Drop tokens below min-p x the best one's probability (0: off).") var minP: Double = 0.05
   @Option(name: .customLong("repeat-penalty"), help: "Repetition penalty (1: off).") var repeatPenalty: Double = 1.0
+  @Option(name: .customLong("presence-penalty"), parsing: .unconditional, help: "Subtracted once from a seen token's logit, as OpenAI's (-2 to 2; 0: off).")
+  var presencePenalty: Double = 0
+  @Option(name: .customLong("frequency-penalty"), parsing: .unconditional, help: "Subtracted per occurrence, as OpenAI's (-2 to 2; 0: off).")
+  var frequencyPenalty: Double = 0
   @Option(help: "Random seed, for reproducible sampling.") var seed: UInt64?
 
   func validate() throws {
@@ -43,6 +47,8 @@ struct SamplingOptions: ParsableArguments {
     if !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
     if !(0...1).contains(minP) { throw ValidationError("--min-p must be in [0, 1]") }
     if repeatPenalty <= 0 { throw ValidationError("--repeat-penalty must be positive") }
+    if !(-2...2).contains(presencePenalty) { throw ValidationError("--presence-penalty must be between -2 and 2") }
+    if !(-2...2).contains(frequencyPenalty) { throw ValidationError("--frequency-penalty must be between -2 and 2") }
   }
 
   var params: SamplingParams {
@@ -52,6 +58,8 @@ struct SamplingOptions: ParsableArguments {
     p.topP = topP
     p.minP = minP
     p.repetitionPenalty = repeatPenalty
+    p.presencePenalty = presencePenalty
+    p.frequencyPenalty = frequencyPenalty
     p.seed = seed
     return p
   }

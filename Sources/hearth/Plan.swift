@@ -1,10 +1,13 @@
 import ArgumentParser
 import Foundation
+import GGUF
 import Planner
+import Registry
+import Server
 
 /// `hearth plan`: hardware, speed and cost for a model before anything is bought; `--calibrate`
 /// fits the CPU model to `hearth bench` on this machine.
-struct Plan: ParsableCommand {
+struct Plan: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Plan devices, memory, speed and cost for serving a model.",
     discussion: """
@@ -13,6 +16,7 @@ struct Plan: ParsableCommand {
           --context 16384 --concurrency 16 --prompt-tokens 12000 \\
           --qps 2 --target-p99 30 --price-per-hour 3.9
         hearth plan --model model.gguf --context 4096 --cpu
+        hearth plan --model smollm2:3 --gpu l4       (a registry model, NAME[:VERSION])
         hearth plan --preset qwen2.5-7b --weights Q4_K --cpu epyc-9654
         hearth plan --list
         hearth plan --calibrate --models models/*.gguf
@@ -20,33 +24,35 @@ struct Plan: ParsableCommand {
       """)
 
   @Option(help: "A built-in model, e.g. llama-2-70b (see --list).") var preset: String?
-  @Option(help: "A GGUF file to plan for.") var model: String?
+  @Option(help: "A GGUF file, or a registry model NAME[:VERSION] (latest version without one), to plan for.") var model: String?
   @Option(help: "Weight format: F16, BF16, Q8_0, Q4_K, INT8, INT4, FP8 (with --model, default: as stored).") var weights: String?
   @Option(help: "KV cache type: F16, Q8_0, FP8.") var kv = "F16"
-  @Option(help: "Tokens per sequence, prompt and output (default: 4096, or the model's maximum if smaller).") var context: Int?
-  @Option(help: "Sequences running at once on one replica.") var concurrency = 1
+  @Option(parsing: .unconditional, help: "Tokens per sequence, prompt and output (default: 4096, or the model's maximum if smaller).") var context: Int?
+  @Option(parsing: .unconditional, help: "Sequences running at once on one replica.") var concurrency = 1
   @Option(help: "A GPU from the catalogue, e.g. h100-80gb.") var gpu: String?
   @Flag(help: "Plan for a CPU: this machine (from --calibration) or the catalogue CPU named after the flag.") var cpu = false
   @Argument(help: "With --cpu: a CPU from the catalogue, e.g. epyc-9654.") var cpuName: String?
-  @Option(help: "Price per device per hour, on demand.") var pricePerHour: Double?
-  @Option(help: "Price per device per hour, spot.") var spotPricePerHour: Double?
-  @Option(help: "Prompt length for TTFT and latency (default: the context less the output).") var promptTokens: Int?
-  @Option(help: "Output tokens per request.") var outputTokens = 256
-  @Option(help: "Target decode tokens/s per stream.") var targetTps: Double?
-  @Option(help: "Target time to first token, seconds.") var targetTtft: Double?
-  @Option(help: "Target 99th-percentile request latency, seconds.") var targetP99: Double?
-  @Option(help: "Requests per second to serve: sizes the replica count.") var qps: Double?
+  @Option(parsing: .unconditional, help: "Price per device per hour, on demand.") var pricePerHour: Double?
+  @Option(parsing: .unconditional, help: "Price per device per hour, spot.") var spotPricePerHour: Double?
+  @Option(parsing: .unconditional, help: "Prompt length for TTFT and latency (default: the context less the output).") var promptTokens: Int?
+  @Option(parsing: .unconditional, help: "Output tokens per request.") var outputTokens = 256
+  @Option(parsing: .unconditional, help: "Target decode tokens/s per stream.") var targetTps: Double?
+  @Option(parsing: .unconditional, help: "Target time to first token, seconds.") var targetTtft: Double?
+  @Option(parsing: .unconditional, help: "Target 99th-percentile request latency, seconds.") var targetP99: Double?
+  @Option(parsing: .unconditional, help: "Requests per second to serve: sizes the replica count.") var qps: Double?
   @Option(help: "A JSON hardware catalogue adding to or overriding the built-in one.") var catalog: String?
-  @Option(help: "Share of device memory the runtime may use.") var memoryUtilization = 0.9
-  @Option(help: "Use this tensor-parallel degree (default: the smallest that fits).") var tensorParallel: Int?
-  @Option(help: "Override the share of peak bandwidth decode reaches.") var decodeEfficiency: Double?
-  @Option(help: "Override the share of peak arithmetic prefill reaches.") var prefillEfficiency: Double?
+  @Option(parsing: .unconditional, help: "Share of device memory the runtime may use.") var memoryUtilization = 0.9
+  @Option(parsing: .unconditional, help: "Use this tensor-parallel degree (default: the smallest that fits).") var tensorParallel: Int?
+  @Option(parsing: .unconditional, help: "Override the share of peak bandwidth decode reaches.") var decodeEfficiency: Double?
+  @Option(parsing: .unconditional, help: "Override the share of peak arithmetic prefill reaches.") var prefillEfficiency: Double?
   @Flag(help: "Print JSON instead of a table.") var json = false
+  @OptionGroup var registry: RegistryOptions
+  @OptionGroup var masterKey: MasterKeyOption
   @Flag(help: "List the presets and the hardware catalogue.") var list = false
   @Flag(help: "Benchmark the models on this machine and fit the CPU speed model.") var calibrate = false
   @Option(parsing: .upToNextOption, help: "With --calibrate: GGUF files to benchmark (default: every .gguf in $HEARTH_MODELS or ./models).")
   var models: [String] = []
-  @Option(help: "With --calibrate: threads for the benchmark (default: all cores).") var threads: Int?
+  @Option(parsing: .unconditional, help: "With --calibrate: threads for the benchmark (default: all cores).") var threads: Int?
   @Option(help: "Calibration file (default: $HEARTH_HOME/calibration.json or ~/.hearth/calibration.json).") var calibration: String?
 
   /// Flag combinations, checked in run() so that a mistake prints one `hearth: error:` line.
@@ -58,14 +64,14 @@ struct Plan: ParsableCommand {
     if let name = cpuName, !cpu { throw .invalid(field: "'\(name)'", "is not an option (a CPU name only follows --cpu)") }
   }
 
-  func run() throws {
+  func run() async throws {
     do {
       try checkFlags()
       if calibrate { return try runCalibration() }
       var cat = Catalog()
       if let catalog { try cat.load(path: catalog) }
       if list { return print(planListing(catalog: cat), terminator: "") }
-      try runPlan(catalog: cat)
+      try await runPlan(catalog: cat)
     } catch {
       switch error {
       case .badModelFile: fail(error.description, code: 2)
@@ -77,8 +83,8 @@ struct Plan: ParsableCommand {
 
   // MARK: - Planning
 
-  func runPlan(catalog: Catalog) throws(PlannerError) {
-    let spec = try modelSpec()
+  func runPlan(catalog: Catalog) async throws(PlannerError) {
+    let spec = try await modelSpec()
     let format: WeightFormat?
     if let w = weights {
       guard let f = WeightFormat(name: w) else {
@@ -100,13 +106,58 @@ struct Plan: ParsableCommand {
     print(json ? plan.json() : plan.table(), terminator: json ? "\n" : "")
   }
 
-  func modelSpec() throws(PlannerError) -> ModelSpec {
-    if let model { return try ModelSpec(ggufPath: model) }
+  func modelSpec() async throws(PlannerError) -> ModelSpec {
+    if let model {
+      // A path when something is there (or it looks like one); otherwise a registry reference.
+      if FileManager.default.fileExists(atPath: model) || model.contains("/") || model.hasSuffix(".gguf") {
+        return try ModelSpec(ggufPath: model)
+      }
+      return try await registrySpec(model)
+    }
     let name = preset ?? ""
     guard let spec = Presets.named(name) else {
       throw .unknownPreset(name, suggestions: Names.closest(to: name, in: Presets.all.map(\.name)))
     }
     return spec
+  }
+
+  /// A registry version's architecture, read from its stored GGUF header. Planning needs only the
+  /// metadata, so a plain blob is not re-hashed (its size is checked); an encrypted one is decrypted
+  /// with the master key, which authenticates every chunk.
+  func registrySpec(_ text: String) async throws(PlannerError) -> ModelSpec {
+    let r = registry.open()
+    let m: ModelManifest
+    do {
+      let ref = try ModelReference(parsing: text)
+      m = try r.manifest(name: ref.name.value, version: ref.version?.value)
+    } catch .notFound(let name, let version) {
+      let what = version.map { "\(name):\($0)" } ?? name
+      throw .invalid(field: "--model", "'\(text)': no such file, and no registry model \(what) in \(registry.directory)")
+    } catch {
+      throw .invalid(field: "--model", "'\(text)': \(error)")
+    }
+    if m.isEncrypted {
+      guard let sealer = await masterKey.sealer(dataDir: registry.directory, required: false) else {
+        throw .invalid(field: "--model", "\(m.reference) is encrypted at rest: planning from it needs the master key (--master-key-file FILE or HEARTH_MASTER_KEY)")
+      }
+      do {
+        let (_, bytes) = try await r.openSealed(name: m.name.value, version: m.version.value, sealer: sealer)
+        let file = try GGUFFile(taking: bytes)
+        return try ModelSpec(gguf: file, path: m.reference)
+      } catch let e as PlannerError {
+        throw e
+      } catch {
+        throw .badModelFile(path: m.reference, "\(error)")
+      }
+    }
+    let blob = r.blobPath(m.digest)
+    let size = (try? FileManager.default.attributesOfItem(atPath: blob)[.size] as? Int) ?? nil
+    guard size == m.size else {
+      throw .badModelFile(path: m.reference, size == nil ? "its stored file \(blob) is missing" : "its stored file \(blob) is \(size!) bytes, the manifest says \(m.size)")
+    }
+    let file: GGUFFile
+    do { file = try GGUFFile(path: blob) } catch { throw .badModelFile(path: m.reference, error.description) }
+    return try ModelSpec(gguf: file, path: m.reference)
   }
 
   /// The device: a catalogue entry, or this machine as calibrated. Uncalibrated, this machine has no

@@ -2,6 +2,7 @@ import ArgumentParser
 import ControlPlane
 import Foundation
 import Logging
+import Engine
 import Server
 
 /// `hearth serve`: the OpenAI-compatible server.
@@ -62,6 +63,14 @@ struct Serve: AsyncParsableCommand {
     c.port = port
     c.models = models.map(ServerConfig.parseModel)
     for m in c.models where !FileManager.default.fileExists(atPath: m.path) { fail("no such file: \(m.path)") }
+    // Every model is opened once before the server listens, so a file that cannot load is refused at
+    // start in one line (exit 2) instead of by the first request that names it. Weights are mmapped:
+    // opening reads the header and tensor table, not the weights.
+    for m in c.models {
+      do {
+        if ModelManager.isEncoder(m.path) { _ = try Embedder(path: m.path, threads: 1) } else { _ = try LoadedModel(path: m.path) }
+      } catch { fail("\(error)") }
+    }
     let names = Set(c.models.map(\.name))
     for a in aliases {
       let parts = a.split(separator: "=", maxSplits: 1).map(String.init)

@@ -139,4 +139,20 @@ import Testing
     // The full-attention per-token figure stays the classic formula.
     #expect(m.kvBytesPerToken(.f16) == Double(62 * 16 * 128 * 2 * 2))
   }
+
+  /// docs/planning.md, "Runtime overhead": 1.5 GiB per GPU (CUDA context, cuBLAS/NCCL workspaces)
+  /// plus f16 activations of one 2,048-token prefill chunk: chunk × (2 × hidden + (q + 2 kv dims)/TP
+  /// + 2 × FFN/TP) × 2 bytes. Computed here from the model's published shape, not the planner's code.
+  @Test func runtimeOverheadFollowsTheDocumentedFormula() throws {
+    func expected(hidden: Int, q: Int, kv: Int, ffn: Int, tp: Int) -> Int {
+      (3 << 29) + 2048 * (2 * hidden + (q + 2 * kv) / tp + 2 * ffn / tp) * 2
+    }
+    let p7 = try Planner.plan(PlanRequest(model: preset("llama-2-7b"), weights: .f16, context: 4096, hardware: hw("h100-80gb")))
+    #expect(p7.layout.tensorParallel == 1)
+    #expect(p7.runtimeOverheadBytes == expected(hidden: 4096, q: 4096, kv: 4096, ffn: 11008, tp: 1))
+    #expect(p7.runtimeOverheadBytes == 1_784_676_352)
+    let p70 = try Planner.plan(PlanRequest(model: preset("llama-2-70b"), weights: .f16, context: 4096, hardware: hw("h100-80gb")))
+    #expect(p70.layout.tensorParallel == 2)
+    #expect(p70.runtimeOverheadBytes == expected(hidden: 8192, q: 8192, kv: 1024, ffn: 28672, tp: 2))
+  }
 }
