@@ -33,6 +33,19 @@ unsigned hk_cpu_features(void) {
   }
   return f;
 }
+#elif defined(__aarch64__)
+#if defined(__linux__)
+#include <sys/auxv.h>
+#endif
+unsigned hk_cpu_features(void) {
+  unsigned f = HK_FEAT_NEON;  // Advanced SIMD is part of every AArch64 CPU
+#if defined(__linux__)
+  if (getauxval(AT_HWCAP) & (1ul << 20)) f |= HK_FEAT_DOTPROD;  // HWCAP_ASIMDDP: sdot/udot
+#elif defined(__APPLE__)
+  f |= HK_FEAT_DOTPROD;  // every Apple silicon core has the dot-product instructions
+#endif
+  return f;
+}
 #else
 unsigned hk_cpu_features(void) { return 0; }
 #endif

@@ -1,8 +1,9 @@
 import CKernels
 
-/// What this processor offers, as the kernels see it (CPUID, with XGETBV for OS support).
+/// What this processor offers, as the kernels see it (CPUID, with XGETBV for OS support; on ARM,
+/// NEON always and the dot-product extension from the kernel's HWCAP).
 public struct CPUFeatures: Sendable, CustomStringConvertible {
-  public let sse42, avx, avx2, fma, f16c, bmi2, avx512f, avx512bw, avx512vnni, avxvnni: Bool
+  public let sse42, avx, avx2, fma, f16c, bmi2, avx512f, avx512bw, avx512vnni, avxvnni, neon, dotprod: Bool
 
   public static let current = CPUFeatures(bits: UInt32(hk_cpu_features()))
 
@@ -18,6 +19,8 @@ public struct CPUFeatures: Sendable, CustomStringConvertible {
     avx512bw = has(HK_FEAT_AVX512BW)
     avx512vnni = has(HK_FEAT_AVX512VNNI)
     avxvnni = has(HK_FEAT_AVXVNNI)
+    neon = has(HK_FEAT_NEON)
+    dotprod = has(HK_FEAT_DOTPROD)
   }
 
   /// e.g. "sse4.2 avx avx2 fma f16c bmi2".
@@ -25,6 +28,7 @@ public struct CPUFeatures: Sendable, CustomStringConvertible {
     let names: [(Bool, String)] = [
       (sse42, "sse4.2"), (avx, "avx"), (avx2, "avx2"), (fma, "fma"), (f16c, "f16c"), (bmi2, "bmi2"),
       (avx512f, "avx512f"), (avx512bw, "avx512bw"), (avx512vnni, "avx512vnni"), (avxvnni, "avxvnni"),
+      (neon, "neon"), (dotprod, "dotprod"),
     ]
     let on = names.filter(\.0).map(\.1)
     return on.isEmpty ? "baseline" : on.joined(separator: " ")

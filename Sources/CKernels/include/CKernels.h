@@ -68,6 +68,7 @@ enum {
   HK_FEAT_SSE42 = 1 << 0, HK_FEAT_AVX = 1 << 1, HK_FEAT_AVX2 = 1 << 2, HK_FEAT_FMA = 1 << 3,
   HK_FEAT_F16C = 1 << 4, HK_FEAT_AVX512F = 1 << 5, HK_FEAT_AVX512BW = 1 << 6,
   HK_FEAT_AVX512VNNI = 1 << 7, HK_FEAT_AVXVNNI = 1 << 8, HK_FEAT_BMI2 = 1 << 9,
+  HK_FEAT_NEON = 1 << 10, HK_FEAT_DOTPROD = 1 << 11,
 };
 
 // ---- kernel table --------------------------------------------------------------------------
