@@ -79,6 +79,7 @@ let package = Package(
       ],
       swiftSettings: optimize),
     .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
+    .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels", "GGUF"]),
     .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "GGUF"], exclude: ["Fixtures"]),
     .testTarget(name: "ModelsTests", dependencies: ["Models", "Kernels", "GGUF"]),
