@@ -180,12 +180,20 @@ public final class ModelRegistry: Sendable {
     return OpenedModel(manifest: m, path: blobPath(m.digest))
   }
 
-  func checkBlob(_ m: ModelManifest, progress: ProgressHandler?) throws(RegistryError) {
+  /// A plain version's stored file after the cheap checks (signatures, present, the manifest's
+  /// size) but without re-hashing it: for readers of the header alone, such as the planner.
+  /// Serving goes through `open`, which hashes too.
+  public func storedFile(_ m: ModelManifest) throws(RegistryError) -> String {
     guard !m.isEncrypted else { throw .sealed(model: m.reference) }
     try policy.check(m)
     let blob = blobPath(m.digest)
     guard let size = FileIO.regularFileSize(blob) else { throw .blobMissing(model: m.reference, path: blob) }
     guard size == m.size else { throw .sizeMismatch(model: m.reference, expected: m.size, actual: size) }
+    return blob
+  }
+
+  func checkBlob(_ m: ModelManifest, progress: ProgressHandler?) throws(RegistryError) {
+    let blob = try storedFile(m)
     let (actual, _) = try FileIO.hashFile(blob, progress: progress)
     guard actual == m.digest else { throw .digestMismatch(model: m.reference, expected: m.digest.value, actual: actual.value) }
   }

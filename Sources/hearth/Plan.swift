@@ -122,8 +122,8 @@ struct Plan: AsyncParsableCommand {
   }
 
   /// A registry version's architecture, read from its stored GGUF header. Planning needs only the
-  /// metadata, so a plain blob is not re-hashed (its size is checked); an encrypted one is decrypted
-  /// with the master key, which authenticates every chunk.
+  /// metadata, so a plain blob gets the registry's cheap checks (signatures, size) but no re-hash;
+  /// an encrypted one is decrypted with the master key, which authenticates every chunk.
   func registrySpec(_ text: String) async throws(PlannerError) -> ModelSpec {
     let r = registry.open()
     let m: ModelManifest
@@ -150,11 +150,8 @@ struct Plan: AsyncParsableCommand {
         throw .badModelFile(path: m.reference, "\(error)")
       }
     }
-    let blob = r.blobPath(m.digest)
-    let size = (try? FileManager.default.attributesOfItem(atPath: blob)[.size] as? Int) ?? nil
-    guard size == m.size else {
-      throw .badModelFile(path: m.reference, size == nil ? "its stored file \(blob) is missing" : "its stored file \(blob) is \(size!) bytes, the manifest says \(m.size)")
-    }
+    let blob: String
+    do { blob = try r.storedFile(m) } catch { throw .badModelFile(path: m.reference, error.description) }
     let file: GGUFFile
     do { file = try GGUFFile(path: blob) } catch { throw .badModelFile(path: m.reference, error.description) }
     return try ModelSpec(gguf: file, path: m.reference)
