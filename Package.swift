@@ -51,7 +51,7 @@ let package = Package(
     .target(
       name: "Server",
       dependencies: [
-        "ServingAPI", "Engine", "GGUF", "ControlPlane", "LDAP", "Registry",
+        "ServingAPI", "Engine", "Kernels", "GGUF", "ControlPlane", "LDAP", "Registry",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdTLS", package: "hummingbird"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),

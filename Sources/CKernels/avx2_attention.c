@@ -64,14 +64,31 @@ static AVX2 void gelu_mul(int n, float *g, const float *u) {
 
 enum { QT = 4 };  // queries per tile
 
-/// Scores of up to four queries against keys j0..j1 of one block (rows of hd floats).
-AVX2_INLINE void scores4(const float *const q[QT], const float *K, int hd, int j0, int j1, float scale, float *S, int bt) {
+/// Eight elements of a cache row from element i, f32 or f16 (`f16` is a constant at every call,
+/// so each kernel below compiles into an f32 and an f16 version with no branch inside).
+AVX2_INLINE __m256 kv8(const void *row, int i, int f16) {
+  return f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const hk_half *)row + i)))
+             : _mm256_loadu_ps((const float *)row + i);
+}
+
+AVX2_INLINE float kv1(const void *row, int i, int f16) {
+  return f16 ? hk_fp16_to_f32(((const hk_half *)row)[i]) : ((const float *)row)[i];
+}
+
+/// Row j of a block's rows of hd elements.
+AVX2_INLINE const void *kv_row(const void *block, size_t j, int hd, int f16) {
+  return f16 ? (const void *)((const hk_half *)block + j * (size_t)hd) : (const void *)((const float *)block + j * (size_t)hd);
+}
+
+/// Scores of up to four queries against keys j0..j1 of one block (rows of hd elements).
+AVX2_INLINE void scores4(const float *const q[QT], const void *K, int hd, int j0, int j1, float scale, float *S, int bt,
+                         int f16) {
   for (int j = j0; j <= j1; j++) {
-    const float *kr = K + (size_t)j * hd;
+    const void *kr = kv_row(K, (size_t)j, hd, f16);
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int d = 0;
     for (; d + 8 <= hd; d += 8) {
-      const __m256 kv = _mm256_loadu_ps(kr + d);
+      const __m256 kv = kv8(kr, d, f16);
       a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q[0] + d), kv, a0);
       a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q[1] + d), kv, a1);
       a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q[2] + d), kv, a2);
@@ -79,7 +96,7 @@ AVX2_INLINE void scores4(const float *const q[QT], const float *K, int hd, int j
     }
     float s[4];
     _mm_storeu_ps(s, hsum4_ps(a0, a1, a2, a3));
-    for (; d < hd; d++) for (int i = 0; i < QT; i++) s[i] += q[i][d] * kr[d];
+    for (; d < hd; d++) for (int i = 0; i < QT; i++) s[i] += q[i][d] * kv1(kr, d, f16);
     for (int i = 0; i < QT; i++) S[i * bt + j] = s[i] * scale;
   }
 }
@@ -104,7 +121,7 @@ AVX2_INLINE float exp_row(float *S, int j0, int j1, float m) {
   return total;
 }
 
-static AVX2 void attend_tile(const hk_attention *a, int i0, int nq) {
+AVX2_INLINE void attend_tile(const hk_attention *a, int i0, int nq, const int f16) {
   const int hd = a->hd, bt = a->block_tokens;
   const float *q[QT];
   float *o[QT];
@@ -128,9 +145,9 @@ static AVX2 void attend_tile(const hk_attention *a, int i0, int nq) {
   }
   for (int p0 = kmin - kmin % bt; p0 <= kmax && kmin <= kmax; p0 += bt) {
     const size_t blk = (size_t)a->table[p0 / bt] * a->block_stride;
-    const float *K = a->k + blk, *V = a->v + blk;
+    const void *K = kv_row(a->k, blk, 1, f16), *V = kv_row(a->v, blk, 1, f16);
     const int j0 = (kmin > p0 ? kmin : p0) - p0, j1 = (kmax < p0 + bt - 1 ? kmax : p0 + bt - 1) - p0;
-    scores4(q, K, hd, j0, j1, a->scale, S, bt);
+    scores4(q, K, hd, j0, j1, a->scale, S, bt, f16);
     for (int i = 0; i < QT; i++) {
       float *row = S + i * bt;
       // Keys outside this query's range weigh nothing.
@@ -161,7 +178,7 @@ static AVX2 void attend_tile(const hk_attention *a, int i0, int nq) {
       __m256 c0 = _mm256_loadu_ps(o[0] + d), c1 = _mm256_loadu_ps(o[1] + d);
       __m256 c2 = _mm256_loadu_ps(o[2] + d), c3 = _mm256_loadu_ps(o[3] + d);
       for (int j = j0; j <= j1; j++) {
-        const __m256 v = _mm256_loadu_ps(V + (size_t)j * hd + d);
+        const __m256 v = kv8(kv_row(V, (size_t)j, hd, f16), d, f16);
         c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(S + j), v, c0);
         c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(S + bt + j), v, c1);
         c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(S + 2 * bt + j), v, c2);
@@ -176,7 +193,7 @@ static AVX2 void attend_tile(const hk_attention *a, int i0, int nq) {
     for (; d < hd; d++)
       for (int i = QT - 1; i >= 0; i--) {
         float c = i < nq ? o[i][d] : 0;
-        for (int j = j0; j <= j1; j++) c += S[i * bt + j] * V[(size_t)j * hd + d];
+        for (int j = j0; j <= j1; j++) c += S[i * bt + j] * kv1(kv_row(V, (size_t)j, hd, f16), d, f16);
         if (i < nq) o[i][d] = c;
       }
   }
@@ -186,13 +203,38 @@ static AVX2 void attend_tile(const hk_attention *a, int i0, int nq) {
   }
 }
 
+static AVX2 void attend_f32(const hk_attention *a) {
+  for (int i0 = 0; i0 < a->nq; i0 += QT) attend_tile(a, i0, a->nq - i0 < QT ? a->nq - i0 : QT, 0);
+}
+
+static AVX2 void attend_f16(const hk_attention *a) {
+  for (int i0 = 0; i0 < a->nq; i0 += QT) attend_tile(a, i0, a->nq - i0 < QT ? a->nq - i0 : QT, 1);
+}
+
 static AVX2 void attend(const hk_attention *a) {
-  for (int i0 = 0; i0 < a->nq; i0 += QT) attend_tile(a, i0, a->nq - i0 < QT ? a->nq - i0 : QT);
+  if (a->kv_f16) attend_f16(a);
+  else attend_f32(a);
+}
+
+/// vcvtps2ph rounds to nearest even like hk_f32_to_fp16; the tail goes through a padded buffer.
+static AVX2 void to_f16(int n, const float *x, hk_half *y) {
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+  }
+  if (i < n) {
+    float b[8] = {0};
+    hk_half h[8];
+    memcpy(b, x + i, (size_t)(n - i) * 4);
+    _mm_storeu_si128((__m128i *)h, _mm256_cvtps_ph(_mm256_loadu_ps(b), _MM_FROUND_TO_NEAREST_INT));
+    memcpy(y + i, h, (size_t)(n - i) * 2);
+  }
 }
 
 void hk_avx2_fill_attention(hk_kernels *k) {
   k->silu_mul = silu_mul;
   k->gelu_mul = gelu_mul;
   k->attend = attend;
+  k->to_f16 = to_f16;
 }
 #endif

@@ -15,13 +15,19 @@ static void gelu_mul(int n, float *g, const float *u) {
   }
 }
 
-static const float *key_row(const hk_attention *a, const float *base, int p) {
-  return base + (size_t)a->table[p / a->block_tokens] * a->block_stride + (size_t)(p % a->block_tokens) * a->hd;
+/// Element i of a cache row, f32 or f16.
+static inline float kv_at(const hk_attention *a, const void *row, int i) {
+  return a->kv_f16 ? hk_fp16_to_f32(((const hk_half *)row)[i]) : ((const float *)row)[i];
 }
 
-static float dot(const float *x, const float *y, int n) {
+static const void *key_row(const hk_attention *a, const void *base, int p) {
+  const size_t e = (size_t)a->table[p / a->block_tokens] * a->block_stride + (size_t)(p % a->block_tokens) * a->hd;
+  return a->kv_f16 ? (const void *)((const hk_half *)base + e) : (const void *)((const float *)base + e);
+}
+
+static float dot(const hk_attention *a, const float *x, const void *y, int n) {
   float s = 0;
-  for (int i = 0; i < n; i++) s += x[i] * y[i];
+  for (int i = 0; i < n; i++) s += x[i] * kv_at(a, y, i);
   return s;
 }
 
@@ -33,23 +39,28 @@ static void attend(const hk_attention *a) {
     float *o = a->out + (size_t)i * a->out_stride;
     float m = -INFINITY, l = 0;
     for (int p = a->lo[i]; p <= a->hi[i]; p++) {
-      const float s = a->scale * dot(q, key_row(a, a->k, p), a->hd);
+      const float s = a->scale * dot(a, q, key_row(a, a->k, p), a->hd);
       m = s > m ? s : m;
     }
     for (int d = 0; d < a->hd; d++) o[d] = 0;
     for (int p = a->lo[i]; p <= a->hi[i]; p++) {
-      const float e = expf(a->scale * dot(q, key_row(a, a->k, p), a->hd) - m);
-      const float *v = key_row(a, a->v, p);
+      const float e = expf(a->scale * dot(a, q, key_row(a, a->k, p), a->hd) - m);
+      const void *v = key_row(a, a->v, p);
       l += e;
-      for (int d = 0; d < a->hd; d++) o[d] += e * v[d];
+      for (int d = 0; d < a->hd; d++) o[d] += e * kv_at(a, v, d);
     }
     const float inv = l > 0 ? 1 / l : 0;
     for (int d = 0; d < a->hd; d++) o[d] *= inv;
   }
 }
 
+static void to_f16(int n, const float *x, hk_half *y) {
+  for (int i = 0; i < n; i++) y[i] = hk_f32_to_fp16(x[i]);
+}
+
 void hk_scalar_fill_attention(hk_kernels *k) {
   k->silu_mul = silu_mul;
   k->gelu_mul = gelu_mul;
   k->attend = attend;
+  k->to_f16 = to_f16;
 }

@@ -3,13 +3,15 @@ import Kernels
 import Models
 
 /// llama-bench's two measurements, so figures compare one to one: prompt processing (pp: one
-/// batch of `pp` tokens from an empty cache) and generation (tg: `tg` tokens decoded one at a
-/// time from an empty cache). Each is repeated and reported as median and spread.
+/// batch of `pp` tokens) and generation (tg: `tg` tokens decoded one at a time), each after
+/// `depth` tokens already in the KV cache (llama-bench's `-d`; 0, an empty cache, by default).
+/// Each is repeated and reported as median and spread.
 public struct BenchmarkResult: Sendable, Codable {
   public var model: String
   public var threads: Int
   public var pp: Int
   public var tg: Int
+  public var depth: Int
   public var ppTPS: Double
   public var tgTPS: Double
   public var ppTPSRuns: [Double]
@@ -17,46 +19,76 @@ public struct BenchmarkResult: Sendable, Codable {
   public var loadSeconds: Double
   public var rssBytes: Int
   public var kernels: String
+  public var kvCache: String
 
   enum CodingKeys: String, CodingKey {
-    case model, threads, pp, tg, kernels
+    case model, threads, pp, tg, depth, kernels, kvCache = "kv_cache"
     case ppTPS = "pp_tps", tgTPS = "tg_tps", ppTPSRuns = "pp_tps_runs", tgTPSRuns = "tg_tps_runs"
     case loadSeconds = "load_s", rssBytes = "rss_bytes"
   }
 }
 
+public enum BenchmarkError: Error, CustomStringConvertible {
+  case beyondContext(tokens: Int, context: Int)
+  public var description: String {
+    switch self {
+    case .beyondContext(let tokens, let context):
+      "--depth plus the longer of --pp and --tg is \(tokens) tokens, beyond the model's context of \(context)"
+    }
+  }
+}
+
 public enum Benchmark {
-  public static func run(path: String, threads: Int, pp: Int, tg: Int, reps: Int, mode: KernelMode = .fast) throws -> BenchmarkResult {
+  public static func run(
+    path: String, threads: Int, pp: Int, tg: Int, depth: Int = 0, reps: Int, mode: KernelMode = .fast, kv: KVPrecision? = nil
+  ) throws -> BenchmarkResult {
     let start = Date()
     let model = try Architectures.load(path: path)
+    let context = model.config.contextLength
+    guard depth + max(pp, tg) <= context else {
+      throw BenchmarkError.beyondContext(tokens: depth + max(pp, tg), context: context)
+    }
     let pool = ThreadPool(threads: threads)
-    let state = model.makeState(maxBatch: max(pp, 1), maxOutputs: 1, mode: mode, pool: pool)
-    let cache = model.makeCache(maxTokens: max(pp, tg) + 1)
+    let maxBatch = max(pp, min(depth, 512), 1)
+    let state = model.makeState(maxBatch: maxBatch, maxOutputs: 1, mode: mode, pool: pool)
+    let cache = model.makeCache(maxTokens: depth + max(pp, tg) + 1, mode: mode, precision: kv)
     let load = Date().timeIntervalSince(start)
 
     var rng = SeededGenerator(seed: 42)
     let vocab = model.config.vocabSize
     let promptTokens = (0..<pp).map { _ in Int(rng.next() % UInt64(vocab)) }
-    var batch = Batch(capacity: max(pp, 1))
+    var batch = Batch(capacity: maxBatch)
+
+    // The depth is filled once (untimed); each run then cuts the sequence back to it.
+    let seq = cache.createSequence()
+    defer { cache.removeSequence(seq) }
+    var filled = 0
+    while filled < depth {
+      let n = min(maxBatch, depth - filled)
+      batch.clear()
+      for p in filled..<(filled + n) {
+        batch.add(token: Int(rng.next() % UInt64(vocab)), position: p, sequence: seq, logits: p == depth - 1)
+      }
+      _ = try model.forward(batch, cache: cache, state: state)
+      filled += n
+    }
 
     func prompt() throws -> Double {
-      let seq = cache.createSequence()
-      defer { cache.removeSequence(seq) }
+      cache.truncate(seq, to: depth)
       batch.clear()
-      for (p, t) in promptTokens.enumerated() { batch.add(token: t, position: p, sequence: seq, logits: p == pp - 1) }
+      for (p, t) in promptTokens.enumerated() { batch.add(token: t, position: depth + p, sequence: seq, logits: p == pp - 1) }
       let t0 = DispatchTime.now().uptimeNanoseconds
       _ = try model.forward(batch, cache: cache, state: state)
       return Double(pp) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
     }
 
     func generate() throws -> Double {
-      let seq = cache.createSequence()
-      defer { cache.removeSequence(seq) }
+      cache.truncate(seq, to: depth)
       var token = Int(rng.next() % UInt64(vocab))
       let t0 = DispatchTime.now().uptimeNanoseconds
       for p in 0..<tg {
         batch.clear()
-        batch.add(token: token, position: p, sequence: seq, logits: true)
+        batch.add(token: token, position: depth + p, sequence: seq, logits: true)
         _ = try model.forward(batch, cache: cache, state: state)
         token = Sampler.argmax(state.logitsRow(0))
       }
@@ -72,9 +104,10 @@ public enum Benchmark {
       if tg > 0 { tgRuns.append(try generate()) }
     }
     return BenchmarkResult(
-      model: URL(fileURLWithPath: path).lastPathComponent, threads: threads, pp: pp, tg: tg,
+      model: URL(fileURLWithPath: path).lastPathComponent, threads: threads, pp: pp, tg: tg, depth: depth,
       ppTPS: median(ppRuns), tgTPS: median(tgRuns), ppTPSRuns: ppRuns, tgTPSRuns: tgRuns,
-      loadSeconds: load, rssBytes: peakRSS(), kernels: state.workspace.level.description)
+      loadSeconds: load, rssBytes: peakRSS(), kernels: state.workspace.level.description,
+      kvCache: cache.precision.rawValue)
   }
 
   public static func median(_ xs: [Double]) -> Double {

@@ -19,10 +19,19 @@ public final class Scheduler {
     public var kvTokens = 8192
     public var kvBlockTokens = 32
     public var mode: KernelMode = .fast
+    /// Keys and values in the cache; nil: f16, or f32 in exact mode.
+    public var kvPrecision: KVPrecision?
     public var threads = 2
     /// Keep full prompt blocks for reuse by later requests with the same prefix.
     public var prefixCaching = true
     public init() {}
+
+    /// The `kvTokens` that fit in `megabytes` MiB of keys and values for `model`.
+    public func kvTokens(megabytes: Int, model: ModelConfig) -> Int {
+      let perToken = KVCache.bytesPerToken(layers: model.layers, kvHeads: model.kvHeads, headDim: model.headDim,
+                                           precision: kvPrecision ?? KVPrecision(for: mode))
+      return (megabytes << 20) / perToken
+    }
   }
 
   public typealias Sink = (GenerationEvent) -> Bool
@@ -77,7 +86,8 @@ public final class Scheduler {
     self.tokenizer = tokenizer
     self.config = config
     pool = ThreadPool(threads: config.threads)
-    cache = model.makeCache(maxTokens: config.kvTokens, blockTokens: config.kvBlockTokens)
+    cache = model.makeCache(maxTokens: config.kvTokens, blockTokens: config.kvBlockTokens, mode: config.mode,
+                            precision: config.kvPrecision)
     state = model.makeState(maxBatch: config.maxBatchTokens, maxOutputs: config.maxSequences, mode: config.mode, pool: pool)
     batch = Batch(capacity: config.maxBatchTokens)
     rowOwners.reserveCapacity(config.maxSequences)

@@ -26,7 +26,7 @@ public enum Scoring {
     }
     let pool = pool ?? ThreadPool(threads: threads)
     let state = model.makeState(maxBatch: chunk, maxOutputs: chunk, mode: mode, pool: pool)
-    let cache = model.makeCache(maxTokens: tokens.count, blockTokens: 32)
+    let cache = model.makeCache(maxTokens: tokens.count, blockTokens: 32, mode: mode)
     let seq = cache.createSequence()
     var batch = Batch(capacity: chunk)
     var out: [ScoredToken] = []

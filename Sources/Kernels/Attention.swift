@@ -1,10 +1,10 @@
 import CKernels
 
-/// Attention of a few query vectors against one KV head of a paged f32 cache: scores q·k times
+/// Attention of a few query vectors against one KV head of a paged cache: scores q·k times
 /// `scale`, a softmax over each query's own key range, and the weighted sum of value rows.
 /// Keys of position p sit in cache block `table[p / blockTokens]`, slot `p % blockTokens`; each
-/// block holds `blockTokens` rows of `headDim` floats for this head, and blocks are
-/// `blockStride` floats apart. The AVX2 kernel runs four queries per pass (an online softmax
+/// block holds `blockTokens` rows of `headDim` elements (f32, or f16 widened as they load) for
+/// this head, and blocks are `blockStride` elements apart. The AVX2 kernel runs four queries per pass (an online softmax
 /// over the blocks), so every key and value row loaded serves four queries.
 public struct AttentionQueries {
   public var count: Int
@@ -34,19 +34,39 @@ public struct AttentionQueries {
   }
 }
 
+/// How keys and values are stored.
+public enum KVPrecision: String, Sendable, CaseIterable {
+  /// IEEE binary16, as llama.cpp's default cache: half the memory and half the bytes attention
+  /// reads per token, for an error far below the 8-bit activations' (docs/engine.md).
+  case f16
+  /// f32: exact mode's cache, so that the yardstick stays within ~1e-5 of float64.
+  case f32
+
+  public var bytes: Int { self == .f16 ? 2 : 4 }
+
+  /// The cache a kernel mode computes with: f32 for exact mode, f16 otherwise.
+  public init(for mode: KernelMode) { self = mode == .exact ? .f32 : .f16 }
+}
+
 public enum Attention {
   /// Floats of scratch one call needs for cache blocks of `blockTokens`.
   public static func scratchFloats(blockTokens: Int) -> Int { hk_attend_scratch_floats(Int32(blockTokens)) }
 
+  /// `keys` and `values` point at f32 rows, or at binary16 rows when `f16` is set.
   public static func run(
-    _ qs: AttentionQueries, table: UnsafePointer<Int32>, blockTokens: Int, keys: UnsafePointer<Float>,
-    values: UnsafePointer<Float>, blockStride: Int, scale: Float, scratch: UnsafeMutablePointer<Float>,
+    _ qs: AttentionQueries, table: UnsafePointer<Int32>, blockTokens: Int, keys: UnsafeRawPointer,
+    values: UnsafeRawPointer, blockStride: Int, f16: Bool = false, scale: Float, scratch: UnsafeMutablePointer<Float>,
     level: KernelLevel = .preferred
   ) {
     var a = hk_attention(
       nq: Int32(qs.count), hd: Int32(qs.headDim), q: qs.q, q_stride: qs.stride, lo: qs.lo, hi: qs.hi, table: table,
-      block_tokens: Int32(blockTokens), k: keys, v: values, block_stride: blockStride, scale: scale, out: qs.out,
-      out_stride: qs.outStride, scratch: scratch)
+      block_tokens: Int32(blockTokens), k: keys, v: values, block_stride: blockStride, kv_f16: f16 ? 1 : 0, scale: scale,
+      out: qs.out, out_stride: qs.outStride, scratch: scratch)
     level.table.pointee.attend(&a)
+  }
+
+  /// y[i] = x[i] rounded to binary16 (nearest even), as keys and values enter an f16 cache.
+  public static func toF16(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<UInt16>, count: Int, level: KernelLevel = .preferred) {
+    level.table.pointee.to_f16(Int32(count), x, y)
   }
 }

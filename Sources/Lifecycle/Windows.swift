@@ -75,7 +75,7 @@ final class WindowRunner {
     self.model = model
     batchSize = options.batch
     state = model.makeState(maxBatch: batchSize, maxOutputs: batchSize, mode: options.mode, pool: pool)
-    cache = model.makeCache(maxTokens: options.ctx, blockTokens: 32)
+    cache = model.makeCache(maxTokens: options.ctx, blockTokens: 32, mode: options.mode)
     batch = Batch(capacity: batchSize)
   }
 

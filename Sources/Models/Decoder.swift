@@ -75,14 +75,23 @@ enum Decoder {
   }
 
   /// Writes each token's k and v into its sequence's cache blocks at its position.
+  /// (An f16 cache takes them rounded to nearest even.)
   static func storeKV(layer: Int, _ batch: Batch, cache: KVCache, state: ForwardState) {
     let c = state.config, hd = c.headDim, bt = cache.blockTokens
+    let f16 = cache.precision == .f16, level = state.workspace.level
+    func store(_ src: UnsafePointer<Float>, _ block: UnsafeMutableRawPointer, _ slot: Int) {
+      if f16 {
+        Attention.toF16(src, block.assumingMemoryBound(to: UInt16.self) + slot * hd, count: hd, level: level)
+      } else {
+        (block.assumingMemoryBound(to: Float.self) + slot * hd).update(from: src, count: hd)
+      }
+    }
     for i in 0..<batch.count {
       let pos = Int(batch.positions[i])
       let block = state.tables[i][pos / bt], slot = pos % bt
       for g in 0..<c.kvHeads {
-        (cache.keyBlock(layer, block, g) + slot * hd).update(from: state.k + i * c.kvDim + g * hd, count: hd)
-        (cache.valueBlock(layer, block, g) + slot * hd).update(from: state.v + i * c.kvDim + g * hd, count: hd)
+        store(state.k + i * c.kvDim + g * hd, cache.keyBlock(layer, block, g), slot)
+        store(state.v + i * c.kvDim + g * hd, cache.valueBlock(layer, block, g), slot)
       }
     }
   }
@@ -96,7 +105,8 @@ enum Decoder {
     let c = s.config, hd = c.headDim, bt = cache.blockTokens, n = batch.count
     let group = c.heads / c.kvHeads
     let (scratch, scratchFloats) = s.attentionScratch(blockTokens: bt)
-    let keys = cache.keys[layer], values = cache.values[layer], headRows = bt * hd
+    let keys = UnsafeRawPointer(cache.keys[layer]), values = UnsafeRawPointer(cache.values[layer])
+    let headBytes = bt * hd * cache.precision.bytes, f16 = cache.precision == .f16
     let byGroup = n < 4 && group > 1
     for i in 0..<n {
       let p = Int32(batch.positions[i]), lo = Int32(window.map { max(0, Int(p) - $0 + 1) } ?? 0)
@@ -119,8 +129,8 @@ enum Decoder {
           count: h1 - h0, headDim: hd, q: s.q + i * c.qDim + first * hd, stride: hd, lo: s.attnLo + i * group,
           hi: s.attnHi + i * group, out: s.att + i * c.qDim + first * hd, outStride: hd)
         s.tables[i].withUnsafeBufferPointer { t in
-          Attention.run(qs, table: t.baseAddress!, blockTokens: bt, keys: keys + g * headRows, values: values + g * headRows,
-                        blockStride: cache.blockStride, scale: c.attentionScale, scratch: scratch + thread * scratchFloats)
+          Attention.run(qs, table: t.baseAddress!, blockTokens: bt, keys: keys + g * headBytes, values: values + g * headBytes,
+                        blockStride: cache.blockStride, f16: f16, scale: c.attentionScale, scratch: scratch + thread * scratchFloats)
         }
       }
       return
@@ -139,8 +149,8 @@ enum Decoder {
         count: count, headDim: hd, q: s.q + t0 * c.qDim + h * hd, stride: c.qDim, lo: s.attnLo + t0, hi: s.attnHi + t0,
         out: s.att + t0 * c.qDim + h * hd, outStride: c.qDim)
       s.tables[t0].withUnsafeBufferPointer { t in
-        Attention.run(qs, table: t.baseAddress!, blockTokens: bt, keys: keys + g * headRows, values: values + g * headRows,
-                      blockStride: cache.blockStride, scale: c.attentionScale, scratch: scratch + thread * scratchFloats)
+        Attention.run(qs, table: t.baseAddress!, blockTokens: bt, keys: keys + g * headBytes, values: values + g * headBytes,
+                      blockStride: cache.blockStride, f16: f16, scale: c.attentionScale, scratch: scratch + thread * scratchFloats)
       }
     }
   }

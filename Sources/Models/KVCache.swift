@@ -1,3 +1,5 @@
+import Kernels
+
 /// Keys and values of every sequence, in a pool of fixed-size blocks (paged attention).
 ///
 /// Layout per layer: `[block][kvHead][slot][headDim]`, so one head's keys for one block are
@@ -9,11 +11,12 @@ public final class KVCache: @unchecked Sendable {
   public let headDim: Int
   public let blockTokens: Int
   public let blockCount: Int
+  public let precision: KVPrecision
 
-  /// Floats per block per layer.
+  /// Elements per block per layer.
   let blockStride: Int
-  let keys: [UnsafeMutablePointer<Float>]
-  let values: [UnsafeMutablePointer<Float>]
+  let keys: [UnsafeMutableRawPointer]
+  let values: [UnsafeMutableRawPointer]
 
   private var free: [Int32]
   public private(set) var refCounts: [Int32]
@@ -21,20 +24,22 @@ public final class KVCache: @unchecked Sendable {
   private var lengths: [Int: Int] = [:]
   private var nextSequence = 0
 
-  public init(config: ModelConfig, blockTokens: Int = 32, maxTokens: Int) {
+  public init(config: ModelConfig, blockTokens: Int = 32, maxTokens: Int, precision: KVPrecision = .f16) {
     layers = config.layers
     kvHeads = config.kvHeads
     headDim = config.headDim
     self.blockTokens = blockTokens
+    self.precision = precision
     blockCount = max(1, (maxTokens + blockTokens - 1) / blockTokens)
     blockStride = kvHeads * blockTokens * headDim
-    let n = blockCount * blockStride
-    keys = (0..<layers).map { _ in
-      let p = UnsafeMutablePointer<Float>.allocate(capacity: n); p.initialize(repeating: 0, count: n); return p
+    let bytes = blockCount * blockStride * precision.bytes
+    func zeroed() -> UnsafeMutableRawPointer {
+      let p = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+      p.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+      return p
     }
-    values = (0..<layers).map { _ in
-      let p = UnsafeMutablePointer<Float>.allocate(capacity: n); p.initialize(repeating: 0, count: n); return p
-    }
+    keys = (0..<layers).map { _ in zeroed() }
+    values = (0..<layers).map { _ in zeroed() }
     free = (0..<Int32(blockCount)).reversed().map { $0 }
     refCounts = [Int32](repeating: 0, count: blockCount)
   }
@@ -45,7 +50,11 @@ public final class KVCache: @unchecked Sendable {
   }
 
   /// Bytes of K and V storage for one token across all layers.
-  public var bytesPerToken: Int { layers * kvHeads * headDim * 2 * MemoryLayout<Float>.size }
+  public var bytesPerToken: Int { Self.bytesPerToken(layers: layers, kvHeads: kvHeads, headDim: headDim, precision: precision) }
+
+  public static func bytesPerToken(layers: Int, kvHeads: Int, headDim: Int, precision: KVPrecision) -> Int {
+    layers * kvHeads * headDim * 2 * precision.bytes
+  }
   public var totalBytes: Int { blockCount * blockTokens * bytesPerToken }
   public var freeBlocks: Int { free.count }
   public var usedBlocks: Int { blockCount - free.count }
@@ -125,12 +134,12 @@ public final class KVCache: @unchecked Sendable {
 
   /// Start of `head`'s key (or value) rows in `block` of `layer`.
   @inline(__always)
-  func keyBlock(_ layer: Int, _ block: Int32, _ head: Int) -> UnsafeMutablePointer<Float> {
-    keys[layer] + Int(block) * blockStride + head * blockTokens * headDim
+  func keyBlock(_ layer: Int, _ block: Int32, _ head: Int) -> UnsafeMutableRawPointer {
+    keys[layer] + (Int(block) * blockStride + head * blockTokens * headDim) * precision.bytes
   }
 
   @inline(__always)
-  func valueBlock(_ layer: Int, _ block: Int32, _ head: Int) -> UnsafeMutablePointer<Float> {
-    values[layer] + Int(block) * blockStride + head * blockTokens * headDim
+  func valueBlock(_ layer: Int, _ block: Int32, _ head: Int) -> UnsafeMutableRawPointer {
+    values[layer] + (Int(block) * blockStride + head * blockTokens * headDim) * precision.bytes
   }
 }

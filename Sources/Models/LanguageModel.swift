@@ -25,9 +25,10 @@ extension LanguageModel {
     ForwardState(config: config, maxBatch: maxBatch, maxOutputs: maxOutputs, mode: mode, pool: pool, keepHidden: keepHidden)
   }
 
-  /// A KV cache for this model holding `maxTokens` positions (over all sequences).
-  public func makeCache(maxTokens: Int, blockTokens: Int = 32) -> KVCache {
-    KVCache(config: config, blockTokens: blockTokens, maxTokens: maxTokens)
+  /// A KV cache for this model holding `maxTokens` positions (over all sequences), for forward
+  /// passes in `mode`: f16 keys and values, f32 for exact mode, unless `precision` says.
+  public func makeCache(maxTokens: Int, blockTokens: Int = 32, mode: KernelMode = .fast, precision: KVPrecision? = nil) -> KVCache {
+    KVCache(config: config, blockTokens: blockTokens, maxTokens: maxTokens, precision: precision ?? KVPrecision(for: mode))
   }
 }
 

@@ -151,9 +151,7 @@ public actor ModelManager {
         let model = try await loader?() ?? LoadedModel(path: spec.path)
         var cfg = baseConfig
         if let kvMB {
-          let c = model.config
-          let perToken = c.layers * c.kvHeads * c.headDim * 2 * MemoryLayout<Float>.size
-          cfg.kvTokens = max(64, (kvMB << 20) / perToken)
+          cfg.kvTokens = max(64, cfg.kvTokens(megabytes: kvMB, model: model.config))
         }
         let engine = EngineService(model: model, config: cfg, maxQueue: maxQueue, observer: observer)
         return loaded(Loaded(engine: engine, embedder: nil, bytes: bytes, lastUsed: Date()))
@@ -186,6 +184,7 @@ public actor ModelManager {
     c.maxSequences = config.maxSequences
     c.maxBatchTokens = config.maxBatchTokens
     c.prefixCaching = config.prefixCaching
+    c.kvPrecision = config.kvPrecision
     return c
   }
 

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Kernels
 import ServingAPI
 
 /// Everything `hearth serve` is told, in one value that main and the tests both build.
@@ -23,6 +24,8 @@ public struct ServerConfig: Sendable {
   public var dataDir: String? = nil
   /// KV cache per loaded model, in tokens (or set by `kvMegabytes`, which wins when given).
   public var kvTokens = 8192
+  /// Keys and values in the KV cache (nil: f16).
+  public var kvPrecision: KVPrecision?
   public var kvMegabytes: Int? = nil
   public var maxSequences = 16
   public var maxBatchTokens = 256

@@ -12,13 +12,17 @@ struct Bench: ParsableCommand {
   @Option(help: "Threads (default: all cores).") var threads: Int?
   @Option(help: "Prompt tokens processed in one batch (0: skip).") var pp: Int = 512
   @Option(help: "Tokens generated one at a time (0: skip).") var tg: Int = 128
+  @Option(help: "Tokens already in the KV cache before each pp and tg run, as llama-bench's -d.") var depth: Int = 0
   @Option(help: "Repetitions; the median is reported.") var reps: Int = 5
   @Flag(help: "Exact mode (reference kernels).") var exact = false
+  @Option(name: .customLong("kv-cache-type"), help: "Keys and values in the KV cache: f16 or f32 (default: f16; f32 with --exact).")
+  var kvCacheType: KVPrecision?
   @Flag(help: "Print one JSON object.") var json = false
 
   func validate() throws {
     if pp < 0 || pp > 8192 { throw ValidationError("--pp must be between 0 and 8192") }
     if tg < 0 || tg > 8192 { throw ValidationError("--tg must be between 0 and 8192") }
+    if depth < 0 || depth > 131_072 { throw ValidationError("--depth must be between 0 and 131072") }
     if pp == 0 && tg == 0 { throw ValidationError("--pp and --tg cannot both be 0") }
     if !(1...100).contains(reps) { throw ValidationError("--reps must be between 1 and 100") }
     if let t = threads, !(1...256).contains(t) { throw ValidationError("--threads must be between 1 and 256") }
@@ -29,7 +33,8 @@ struct Bench: ParsableCommand {
     let n = threads ?? ProcessInfo.processInfo.activeProcessorCount
     let r: BenchmarkResult
     do {
-      r = try Benchmark.run(path: model, threads: n, pp: pp, tg: tg, reps: reps, mode: exact ? .exact : .fast)
+      r = try Benchmark.run(path: model, threads: n, pp: pp, tg: tg, depth: depth, reps: reps, mode: exact ? .exact : .fast,
+                            kv: kvCacheType)
     } catch { fail("\(model): \(error)") }
     if json {
       let enc = JSONEncoder()
@@ -37,14 +42,17 @@ struct Bench: ParsableCommand {
       print(String(decoding: try enc.encode(r), as: UTF8.self))
       return
     }
-    print("model: \(r.model)   threads: \(r.threads)   kernels: \(r.kernels) (\(CPUFeatures.current))")
+    print("model: \(r.model)   threads: \(r.threads)   kernels: \(r.kernels) (\(CPUFeatures.current))"
+      + "   kv cache: \(r.kvCache)" + (depth > 0 ? "   depth: \(depth)" : ""))
     print(String(format: "load: %.3f s   peak RSS: %@", r.loadSeconds, formatBytes(r.rssBytes)))
+    // llama-bench's label for a test at depth: "tg128 @ d4096".
+    let depthLabel = (depth > 0 ? " @ d\(depth)" : "") as NSString
     if pp > 0 {
-      print(String(format: "pp%-5d %9.2f ± %.2f t/s   runs: %@", pp, r.ppTPS, Benchmark.stddev(r.ppTPSRuns),
+      print(String(format: "pp%-5d%@ %9.2f ± %.2f t/s   runs: %@", pp, depthLabel, r.ppTPS, Benchmark.stddev(r.ppTPSRuns),
                    r.ppTPSRuns.map { String(format: "%.1f", $0) }.joined(separator: " ")))
     }
     if tg > 0 {
-      print(String(format: "tg%-5d %9.2f ± %.2f t/s   runs: %@", tg, r.tgTPS, Benchmark.stddev(r.tgTPSRuns),
+      print(String(format: "tg%-5d%@ %9.2f ± %.2f t/s   runs: %@", tg, depthLabel, r.tgTPS, Benchmark.stddev(r.tgTPSRuns),
                    r.tgTPSRuns.map { String(format: "%.1f", $0) }.joined(separator: " ")))
     }
   }

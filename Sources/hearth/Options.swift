@@ -8,6 +8,8 @@ struct EngineOptions: ParsableArguments {
   @Option(help: "Threads for the forward pass (default: all cores).") var threads: Int?
   @Flag(help: "Exact mode: f32 activations and reference kernels (slow; for checking results).") var exact = false
   @Option(help: "KV cache size in tokens.") var ctx: Int = 4096
+  @Option(name: .customLong("kv-cache-type"), help: "Keys and values in the KV cache: f16 or f32 (default: f16; f32 with --exact).")
+  var kvCacheType: KVPrecision?
 
   var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
   var mode: KernelMode { exact ? .exact : .fast }
@@ -21,12 +23,15 @@ struct EngineOptions: ParsableArguments {
     var c = Scheduler.Config()
     c.threads = threadCount
     c.mode = mode
+    c.kvPrecision = kvCacheType
     c.kvTokens = min(ctx, model.config.contextLength)
     c.maxSequences = sequences
     c.maxBatchTokens = 256
     return c
   }
 }
+
+extension KVPrecision: ExpressibleByArgument {}
 
 /// Sampling settings shared by `run` and `generate`.
 struct SamplingOptions: ParsableArguments {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ControlPlane
 import Foundation
+import Kernels
 import Logging
 import Engine
 import Server
@@ -19,6 +20,8 @@ struct Serve: AsyncParsableCommand {
   var adminKeyFile: String?
   @Flag(name: .customLong("public-metrics"), help: "Serve /metrics without an API key (for Prometheus scrapers).") var publicMetrics = false
   @Option(name: .customLong("kv-cache-tokens"), help: "KV cache per model, in tokens.") var kvTokens: Int?
+  @Option(name: .customLong("kv-cache-type"), help: "Keys and values in the KV cache: f16 (half the memory) or f32.")
+  var kvCacheType: KVPrecision = .f16
   @Option(name: .customLong("kv-cache-mb"), help: "KV cache per model, in MiB (alternative to --kv-cache-tokens).") var kvMB: Int?
   @Option(name: .customLong("max-sequences"), help: "Sequences decoded together per model.") var maxSequences = 16
   @Option(name: .customLong("max-queue"), help: "Requests that may wait; beyond that, 429.") var maxQueue = 64
@@ -82,6 +85,7 @@ struct Serve: AsyncParsableCommand {
     c.dataDir = data.directory
     c.publicMetrics = publicMetrics
     if let kvTokens { c.kvTokens = kvTokens }
+    c.kvPrecision = kvCacheType
     c.kvMegabytes = kvMB
     c.maxSequences = maxSequences
     c.maxQueue = maxQueue

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Kernels
 import Testing
@@ -33,11 +34,30 @@ import Testing
   }
 
   struct Case: CustomStringConvertible, Sendable {
-    let level: KernelLevel, headDim: Int, blockTokens: Int
-    var description: String { "\(level) hd=\(headDim) bt=\(blockTokens)" }
+    let level: KernelLevel, headDim: Int, blockTokens: Int, f16: Bool
+    var description: String { "\(level) hd=\(headDim) bt=\(blockTokens) \(f16 ? "f16" : "f32")" }
   }
   static let cases = KernelLevel.available.flatMap { l in
-    [(16, 4), (64, 32), (72, 5), (256, 32)].map { Case(level: l, headDim: $0.0, blockTokens: $0.1) }
+    [(16, 4), (64, 32), (72, 5), (256, 32)].flatMap { s in [false, true].map { Case(level: l, headDim: s.0, blockTokens: s.1, f16: $0) } }
+  }
+
+  /// Keys and values enter an f16 cache rounded to nearest even: every level gives the bits of
+  /// the scalar reference conversion, on random values of every magnitude and on the edges
+  /// (ties, the largest finite half, overflow to infinity, subnormals, signed zero).
+  @Test(arguments: KernelLevel.available)
+  func toF16MatchesReference(_ level: KernelLevel) {
+    var rng = Rng(11)
+    var x = (0..<4099).map { i -> Float in
+      let e = Float(Int(rng.next() % 60)) - 30
+      return rng.normal() * Float(pow(2.0, Double(e)))
+    }
+    x += [0, -0, 65504, 65519.99, 65520, -65520, 1e6, .infinity, -.infinity, 6.1035156e-05, 6.0e-08, 2.98e-08, 1.0009765625, 1.00048828125,
+          1.00146484375, -2.5e-6]
+    for n in [x.count, 1, 7, 8, 9] {
+      var got = [UInt16](repeating: 0xFFFF, count: n)
+      x.withUnsafeBufferPointer { xp in got.withUnsafeMutableBufferPointer { Attention.toF16(xp.baseAddress!, $0.baseAddress!, count: n, level: level) } }
+      for i in 0..<n { #expect(got[i] == hk_f32_to_fp16(x[i]), "\(x[i]): \(got[i]) vs \(hk_f32_to_fp16(x[i]))") }
+    }
   }
 
   /// Queries over scattered cache blocks, with causal and sliding-window ranges (including a
@@ -50,7 +70,13 @@ import Testing
     // Blocks in a shuffled order inside a bigger pool, with another head's rows between.
     let heads = 2, head = 1, poolBlocks = blocks + 3
     let blockStride = heads * bt * hd
-    let keys = rng.normals(poolBlocks * blockStride, scale: 2), values = rng.normals(poolBlocks * blockStride)
+    var keys = rng.normals(poolBlocks * blockStride, scale: 2), values = rng.normals(poolBlocks * blockStride)
+    // An f16 cache holds the values rounded; the Double reference uses the same rounded values.
+    let keys16 = keys.map { hk_f32_to_fp16($0) }, values16 = values.map { hk_f32_to_fp16($0) }
+    if c.f16 {
+      keys = keys16.map { hk_fp16_lookup($0) }
+      values = values16.map { hk_fp16_lookup($0) }
+    }
     let table: [Int32] = (0..<blocks).map { Int32((($0 * 5) + 2) % poolBlocks) }
     func row(_ data: [Float], _ p: Int) -> ArraySlice<Float> {
       let start = Int(table[p / bt]) * blockStride + head * bt * hd + (p % bt) * hd
@@ -71,14 +97,17 @@ import Testing
               let qs = AttentionQueries(count: count, headDim: hd, q: qp.baseAddress!, stride: stride, lo: lp.baseAddress!,
                                         hi: hp.baseAddress!, out: op.baseAddress!, outStride: outStride)
               table.withUnsafeBufferPointer { tp in
-                keys.withUnsafeBufferPointer { kp in
-                  values.withUnsafeBufferPointer { vp in
-                    scratch.withUnsafeMutableBufferPointer { sp in
-                      Attention.run(qs, table: tp.baseAddress!, blockTokens: bt, keys: kp.baseAddress! + head * bt * hd,
-                                    values: vp.baseAddress! + head * bt * hd, blockStride: blockStride, scale: scale,
-                                    scratch: sp.baseAddress!, level: c.level)
-                    }
+                func run(_ k: UnsafeRawPointer, _ v: UnsafeRawPointer, _ bytes: Int) {
+                  scratch.withUnsafeMutableBufferPointer { sp in
+                    Attention.run(qs, table: tp.baseAddress!, blockTokens: bt, keys: k + head * bt * hd * bytes,
+                                  values: v + head * bt * hd * bytes, blockStride: blockStride, f16: c.f16, scale: scale,
+                                  scratch: sp.baseAddress!, level: c.level)
                   }
+                }
+                if c.f16 {
+                  keys16.withUnsafeBufferPointer { kp in values16.withUnsafeBufferPointer { vp in run(kp.baseAddress!, vp.baseAddress!, 2) } }
+                } else {
+                  keys.withUnsafeBufferPointer { kp in values.withUnsafeBufferPointer { vp in run(kp.baseAddress!, vp.baseAddress!, 4) } }
                 }
               }
             }

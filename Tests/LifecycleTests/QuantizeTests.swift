@@ -151,7 +151,7 @@ import Testing
     let tokens = [0, 3, 4, 7, 9, 12, 2, 29]
     let pool = ThreadPool(threads: 1)
     let state = m.makeState(maxBatch: tokens.count, maxOutputs: tokens.count, mode: .exact, pool: pool)
-    let cache = m.makeCache(maxTokens: 32)
+    let cache = m.makeCache(maxTokens: 32, mode: .exact)
     let seq = cache.createSequence()
     var batch = Batch(capacity: tokens.count)
     for (i, t) in tokens.enumerated() { batch.add(token: t, position: i, sequence: seq, logits: true) }

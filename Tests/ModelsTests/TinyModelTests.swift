@@ -32,7 +32,7 @@ func loadTiny(_ arch: String) throws -> (any LanguageModel, TinyReference)? {
 func allLogits(_ model: any LanguageModel, _ tokens: [Int], chunk: Int, mode: KernelMode) throws -> [[Float]] {
   let pool = ThreadPool(threads: 2)
   let state = model.makeState(maxBatch: chunk, maxOutputs: chunk, mode: mode, pool: pool)
-  let cache = model.makeCache(maxTokens: 64, blockTokens: 4)
+  let cache = model.makeCache(maxTokens: 64, blockTokens: 4, mode: mode)
   let seq = cache.createSequence()
   var out: [[Float]] = []
   var batch = Batch(capacity: chunk)
@@ -75,6 +75,38 @@ func allLogits(_ model: any LanguageModel, _ tokens: [Int], chunk: Int, mode: Ke
     #expect(maxErr < 0.04 * scale, "\(arch) fast mode: max |logit error| \(maxErr), largest logit \(scale)")
   }
 
+  /// Fast mode keeps keys and values in f16, exact mode in f32; an f16 cache takes half the
+  /// bytes and moves fast mode's logits by far less than its own 8-bit error bound above.
+  @Test(arguments: ["llama", "qwen2", "gemma3"])
+  func f16CacheIsHalfTheBytesAndClose(_ arch: String) throws {
+    guard let (model, ref) = try loadTiny(arch) else { return }
+    let fast = model.makeCache(maxTokens: 64, mode: .fast), exact = model.makeCache(maxTokens: 64, mode: .exact)
+    #expect(fast.precision == .f16 && exact.precision == .f32)
+    #expect(fast.bytesPerToken * 2 == exact.bytesPerToken)
+    #expect(exact.bytesPerToken == model.config.layers * model.config.kvHeads * model.config.headDim * 2 * 4)
+    func logits(_ precision: KVPrecision) throws -> [[Float]] {
+      let state = model.makeState(maxBatch: 4, maxOutputs: 4, mode: .fast, pool: ThreadPool(threads: 2))
+      let cache = KVCache(config: model.config, blockTokens: 4, maxTokens: 64, precision: precision)
+      let seq = cache.createSequence()
+      var out: [[Float]] = [], batch = Batch(capacity: 4), start = 0
+      while start < ref.tokens.count {
+        batch.clear()
+        let end = min(ref.tokens.count, start + 4)
+        for p in start..<end { batch.add(token: ref.tokens[p], position: p, sequence: seq, logits: true) }
+        for r in 0..<(try model.forward(batch, cache: cache, state: state)) { out.append(Array(state.logitsRow(r))) }
+        start = end
+      }
+      return out
+    }
+    let half = try logits(.f16), full = try logits(.f32)
+    var maxDiff: Float = 0, scale: Float = 0, differs = false
+    for (h, f) in zip(half, full) {
+      for (a, b) in zip(h, f) { maxDiff = max(maxDiff, abs(a - b)); scale = max(scale, abs(b)); differs = differs || a != b }
+    }
+    #expect(differs, "\(arch): the f16 cache should round keys and values")
+    #expect(maxDiff < 0.005 * scale, "\(arch): f16 vs f32 cache, max |logit difference| \(maxDiff), largest logit \(scale)")
+  }
+
   /// Two sequences interleaved in one batch give the same logits as each run alone: continuous
   /// batching must not mix sequences.
   @Test(arguments: ["llama", "gemma3"])
@@ -85,7 +117,7 @@ func allLogits(_ model: any LanguageModel, _ tokens: [Int], chunk: Int, mode: Ke
     let aloneB = try allLogits(model, b, chunk: 1, mode: .exact)
     let pool = ThreadPool(threads: 2)
     let state = model.makeState(maxBatch: 4, maxOutputs: 4, mode: .exact, pool: pool)
-    let cache = model.makeCache(maxTokens: 64, blockTokens: 4)
+    let cache = model.makeCache(maxTokens: 64, blockTokens: 4, mode: .exact)
     let sa = cache.createSequence(), sb = cache.createSequence()
     var batch = Batch()
     for p in 0..<a.count {
@@ -105,7 +137,7 @@ func allLogits(_ model: any LanguageModel, _ tokens: [Int], chunk: Int, mode: Ke
     guard let (model, _) = try loadTiny("llama") else { return }
     let pool = ThreadPool(threads: 1)
     let state = model.makeState(maxBatch: 2, maxOutputs: 1, mode: .exact, pool: pool)
-    let cache = model.makeCache(maxTokens: 8, blockTokens: 4)
+    let cache = model.makeCache(maxTokens: 8, blockTokens: 4, mode: .exact)
     let s = cache.createSequence()
     var batch = Batch()
     batch.add(token: 99_999, position: 0, sequence: s, logits: true)

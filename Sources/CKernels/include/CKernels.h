@@ -109,7 +109,7 @@ enum {
 };
 
 /// One attention call: nq query vectors against the keys and values of one KV head in a paged
-/// f32 cache, with a softmax over each query's own key range.
+/// cache of f32 or f16 rows, with a softmax over each query's own key range.
 typedef struct {
   int nq, hd;                    // queries; head dimension
   const float *q;                // nq rows of hd floats, q_stride floats apart
@@ -117,8 +117,9 @@ typedef struct {
   const int *lo, *hi;            // per query: first and last key position it sees (inclusive)
   const int32_t *table;          // the sequence's cache blocks: position p is in table[p / block_tokens]
   int block_tokens;
-  const float *k, *v;            // this head's key/value rows of block 0: [slot][hd]
-  size_t block_stride;           // floats from one block to the next
+  const void *k, *v;             // this head's key/value rows of block 0: [slot][hd]
+  size_t block_stride;           // elements from one block to the next
+  int kv_f16;                    // 1: k and v hold IEEE binary16 (hk_half); 0: f32
   float scale;                   // multiplies q . k
   float *out;                    // nq rows of hd floats, out_stride apart
   size_t out_stride;
@@ -147,6 +148,9 @@ typedef struct {
   /// Attention (see hk_attention); an online softmax over the cache blocks, four queries at a
   /// time so that each key and value row loaded serves all four.
   void (*attend)(const hk_attention *a);
+  /// y[i] = x[i] as binary16, rounded to nearest even (hk_f32_to_fp16's bits for every non-NaN
+  /// input): how keys and values enter an f16 KV cache.
+  void (*to_f16)(int n, const float *x, hk_half *y);
   float (*dot_f32)(int n, const float *a, const float *b);
   void (*axpy_f32)(int n, float a, const float *x, float *y);  // y += a * x
   void (*scale_f32)(int n, float a, float *y);                 // y *= a
