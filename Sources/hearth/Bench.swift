@@ -9,11 +9,12 @@ struct Bench: ParsableCommand {
     abstract: "Measure prompt processing (pp) and generation (tg) tokens/s, as llama-bench does.")
 
   @Option(help: "Path to a .gguf model.") var model: String
-  @Option(help: "Threads (default: all cores).") var threads: Int?
-  @Option(help: "Prompt tokens processed in one batch (0: skip).") var pp: Int = 512
-  @Option(help: "Tokens generated one at a time (0: skip).") var tg: Int = 128
-  @Option(help: "Tokens already in the KV cache before each pp and tg run, as llama-bench's -d.") var depth: Int = 0
-  @Option(help: "Repetitions; the median is reported.") var reps: Int = 5
+  @Option(parsing: .unconditional, help: "Threads (default: all cores).") var threads: Int?
+  @Option(parsing: .unconditional, help: "Prompt tokens processed in one batch (0: skip).") var pp: Int = 512
+  @Option(parsing: .unconditional, help: "Tokens generated one at a time (0: skip).") var tg: Int = 128
+  @Option(parsing: .unconditional, help: "Tokens already in the KV cache before each pp and tg run, as llama-bench's -d.")
+  var depth: Int = 0
+  @Option(parsing: .unconditional, help: "Repetitions; the median is reported.") var reps: Int = 5
   @Flag(help: "Exact mode (reference kernels).") var exact = false
   @Option(name: .customLong("kv-cache-type"), help: "Keys and values in the KV cache: f16 or f32 (default: f16; f32 with --exact).")
   var kvCacheType: KVPrecision?

@@ -482,3 +482,44 @@ def test_bad_model_file_gets_one_line_and_exit_2(cmd, kind, bad_files, tmp_path)
     assert line.startswith("hearth: error: "), line
     assert path in line and line.count(path + ":") <= 1, f"the line should name the file once: {line}"
     assert re.search(BAD_KINDS[kind], line, re.IGNORECASE), line
+
+
+# ---------------------------------------------------------------------------------------------- bench, KV cache
+
+@pytest.mark.skipif(not os.path.exists(SMOL), reason="needs the SmolLM2 model (HEARTH_MODELS)")
+def test_bench_depth_and_kv_cache_type_reach_the_json():
+    def bench(*flags):
+        r = ok("bench", "--model", SMOL, "--threads", "1", "--pp", "8", "--tg", "4", "--reps", "1", "--json", *flags)
+        return json.loads(r.out.strip().splitlines()[-1])
+    plain = bench()
+    assert plain["depth"] == 0 and plain["kv_cache"] == "f16", plain
+    deep = bench("--depth", "100", "--kv-cache-type", "f32")
+    assert deep["depth"] == 100 and deep["kv_cache"] == "f32" and deep["tg_tps"] > 0 and deep["pp_tps"] > 0, deep
+    assert bench("--exact", "--pp", "2", "--tg", "1")["kv_cache"] == "f32"  # exact mode keeps f32
+    text = ok("bench", "--model", SMOL, "--threads", "1", "--pp", "4", "--tg", "2", "--reps", "1", "--depth", "40").out
+    assert "depth: 40" in text and "tg2     @ d40" in text and "kv cache: f16" in text, text
+
+
+@pytest.mark.skipif(not os.path.exists(SMOL), reason="needs the SmolLM2 model (HEARTH_MODELS)")
+@pytest.mark.parametrize("args,message", [
+    (["bench", "--depth", "9000", "--pp", "0", "--tg", "8"], r"--depth plus the longer of --pp and --tg is 9008 tokens, beyond the model's context of 8192"),
+    (["bench", "--depth", "-1"], r"--depth must be between 0 and 131072"),
+    (["bench", "--pp", "-5"], r"--pp must be between 0 and 8192"),
+    (["bench", "--kv-cache-type", "q4"], r"kv-cache-type"),
+    (["generate", "--prompt", "hi", "--kv-cache-type", "f8"], r"kv-cache-type"),
+])
+def test_bench_and_generate_refuse_bad_depth_and_cache_type(args, message):
+    r = hearth(args[0], "--model", SMOL, *args[1:])
+    assert r.code != 0, (args, r.out)
+    line = r.err.strip()
+    assert re.search(message, line), line
+
+
+@pytest.mark.skipif(not os.path.exists(SMOL), reason="needs the SmolLM2 model (HEARTH_MODELS)")
+def test_generate_greedy_same_text_with_f16_and_f32_cache():
+    # Rounding keys and values to f16 moves log-probabilities by ~1e-3: a short greedy reply to a
+    # clear prompt stays the same.
+    def gen(kv):
+        return generate("--prompt", "What is the capital of France?", "--max-tokens", "12", "--temperature", "0",
+                        "--kv-cache-type", kv)
+    assert gen("f16") == gen("f32")
