@@ -68,7 +68,8 @@ int hk_supports_q16(const hk_kernels *k, int type) {
 
 void hk_dot_rows_q16(const hk_kernels *k, int type, int n, const void *w, size_t w_stride, int nrows, const void *a,
                      size_t a_stride, int ntok, float *out, size_t out_stride) {
-  hk_gemm_by_vec_dot(k->vec_dot_q16[type], n, w, w_stride, nrows, a, a_stride, ntok, out, out_stride);
+  if (ntok == 1 && k->dot_rows_q16[type]) k->dot_rows_q16[type](n, w, w_stride, nrows, a, out);
+  else hk_gemm_by_vec_dot(k->vec_dot_q16[type], n, w, w_stride, nrows, a, a_stride, ntok, out, out_stride);
 }
 
 void hk_gemm_q16(const hk_kernels *k, int type, int n, const void *w, size_t w_stride, int nrows, const void *a,

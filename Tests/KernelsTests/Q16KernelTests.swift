@@ -1,3 +1,4 @@
+import CKernels
 import GGUF
 import Kernels
 import Testing
@@ -83,6 +84,35 @@ import Testing
         #expect(Self.check(got, want, mag), "n=\(n) random=\(random): got \(got) want \(want) (magnitude \(mag))")
       }
     }
+  }
+
+  /// Decode's row loop (`hk_dot_rows_q16` with one token: the dot inlined into a loop over rows,
+  /// where the level has one) gives each row exactly what one `vecDotQ16` call gives.
+  @Test(arguments: cases)
+  func decodeRowLoopEqualsOneDotPerRow(_ c: Case) {
+    var rng = Rng(UInt64(c.type.rawValue) * 7 + 1)
+    let n = c.type.blockSize == 256 ? 768 : 576
+    let rowBytes = TypeTraits.of(c.type)!.rowBytes(n)
+    let rows = 13
+    var w: [UInt8] = []
+    for r in 0..<rows { w += weightRow(c.type, n, random: r % 2 == 0, rng: &rng) }
+    let act = Self.q16(rng.normals(n, scale: 3))
+    var out = [Float](repeating: .nan, count: rows + 2)
+    w.withUnsafeBytes { wp in
+      act.withUnsafeBytes { ap in
+        out.withUnsafeMutableBufferPointer { op in
+          hk_dot_rows_q16(hk_kernels_for_level(Int32(c.level.rawValue))!, Int32(c.type.rawValue), Int32(n), wp.baseAddress!, rowBytes, Int32(rows), ap.baseAddress!,
+                          act.count, 1, op.baseAddress!, 1)
+        }
+      }
+    }
+    for r in 0..<rows {
+      let one = w.withUnsafeBytes { wp in
+        act.withUnsafeBytes { c.level.vecDotQ16(c.type, wp.baseAddress! + r * rowBytes, $0.baseAddress!, count: n) }
+      }
+      #expect(out[r].bitPattern == one.bitPattern, "row \(r): \(out[r]) vs \(one)")
+    }
+    #expect(out[rows].isNaN && out[rows + 1].isNaN, "wrote past the rows")
   }
 
   /// The multi-row kernel over odd row and token counts (tails of 8-row tiles and 4-token

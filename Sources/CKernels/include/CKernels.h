@@ -140,6 +140,9 @@ typedef struct {
   /// Against Q16 activation rows (the default fast mode), indexed by weight type; NULL for the
   /// float types, which take f32 activations through `vec_dot`.
   hk_vec_dot_fn vec_dot_q16[HK_TYPE_COUNT];
+  /// Decode (one activation row): out[r] = vec_dot_q16(row r) for r in 0..<nrows, the dot inlined
+  /// into the loop; NULL where the level has none (then one vec_dot_q16 call per row).
+  void (*dot_rows_q16[HK_TYPE_COUNT])(int n, const void *w, size_t w_stride, int nrows, const void *a, float *out);
   hk_gemm_fn gemm_q16[HK_TYPE_COUNT];
   hk_quantize_q16_fn quantize_q16;
   /// g[i] = silu(g[i]) * u[i] (SwiGLU) and g[i] = gelu_tanh(g[i]) * u[i] (GeGLU).
