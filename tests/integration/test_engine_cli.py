@@ -523,3 +523,27 @@ def test_generate_greedy_same_text_with_f16_and_f32_cache():
         return generate("--prompt", "What is the capital of France?", "--max-tokens", "12", "--temperature", "0",
                         "--kv-cache-type", kv)
     assert gen("f16") == gen("f32")
+
+
+@pytest.mark.skipif(not os.path.exists(SMOL), reason="needs the SmolLM2 model (HEARTH_MODELS)")
+def test_serve_kv_cache_type_sets_how_many_tokens_fit_the_megabytes(tmp_path):
+    # 9 MiB of SmolLM2 keys and values (30 layers x 3 KV heads x 64 x 2): 409 tokens in f16, 204 in
+    # f32, rounded up to 32-token blocks. The budget check names the capacity without generating.
+    from conftest import Server
+    import urllib.error
+    import urllib.request
+    for kv, capacity in (("f16", 416), ("f32", 224)):
+        server = Server(["--model", SMOL, "--kv-cache-mb", "9", "--kv-cache-type", kv], home=tmp_path / kv)
+        try:
+            body = json.dumps({"model": "SmolLM2-135M-Instruct.Q4_1", "max_tokens": 3000,
+                               "messages": [{"role": "user", "content": "Hi"}]}).encode()
+            req = urllib.request.Request(server.base + "/v1/chat/completions", data=body, headers={
+                "Authorization": f"Bearer {server.api_key}", "Content-Type": "application/json"})
+            with pytest.raises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(req, timeout=30)
+            assert e.value.code == 400
+            err = json.loads(e.value.read())["error"]
+            assert err["code"] == "context_length_exceeded", err
+            assert f"exceeds the context of {capacity} tokens" in err["message"], (kv, err)
+        finally:
+            server.stop()
