@@ -68,7 +68,7 @@ public struct MachineProfile: Sendable, Equatable, Codable {
       name: Catalog.thisMachine, kind: .cpu, memoryGiB: memoryBytes / 1_073_741_824,
       bandwidthGBps: bandwidthBytesPerSecond / 1e9, fp16TFLOPS: vectorFlopsPerSecond / 1e12,
       int8TOPS: vectorFlopsPerSecond / 1e12, cores: threads, decodeEfficiency: c?.decodeEfficiency,
-      prefillEfficiency: c?.prefillEfficiency, decodeOverheadPerLayerSeconds: c?.decodeOverheadPerLayerSeconds,
+      packedDecodeEfficiency: c?.packedDecodeEfficiency, prefillEfficiency: c?.prefillEfficiency, decodeOverheadPerLayerSeconds: c?.decodeOverheadPerLayerSeconds,
       prefillOverheadPerLayerSeconds: c?.prefillOverheadPerLayerSeconds,
       source: c == nil ? "measured now (\(cpu), \(threads) threads); not calibrated" : "calibrated \(c!.created) (\(cpu), \(threads) threads)")
   }
@@ -89,6 +89,9 @@ public struct Calibration: Sendable, Equatable, Codable {
   public var created: String
   public var machine: MachineProfile
   public var decodeEfficiency: Double
+  /// The decode efficiency of bit-packed weights, fitted apart when the benched models mix them
+  /// with 8-bit and float weights in different shares (nil: `decodeEfficiency` for every byte).
+  public var packedDecodeEfficiency: Double? = nil
   public var decodeOverheadPerLayerSeconds: Double
   public var prefillEfficiency: Double
   public var prefillOverheadPerLayerSeconds: Double
@@ -123,21 +126,34 @@ public struct Calibration: Sendable, Equatable, Codable {
       }
     }
     let hw = machine.hardware()
-    var prefillRows: [Row] = [], decodeInputs: [(decode: StepTime, layers: Double, t: Double)] = []
+    var prefillRows: [Row] = []
+    var decodeInputs: [(decode: StepTime, packed: Double, layers: Double, t: Double)] = []
     for i in inputs {
-      let roof = Roofline(model: i.model, weights: try i.model.weights(nil), hardware: hw, precision: i.model.storedPrecision,
+      let weights = try i.model.weights(nil)
+      let roof = Roofline(model: i.model, weights: weights, hardware: hw, precision: i.model.storedPrecision,
                           kv: .f16, decodeEfficiency: 1, prefillEfficiency: 1)
       let layers = Double(i.model.layers)
       let p = roof.prefill(prompt: i.bench.pp)
       prefillRows.append(Row(x: p.computeSeconds / Double(i.bench.pp), floor: 0, layers: layers, t: 1 / i.bench.medianPP))
-      decodeInputs.append((roof.decodeStep(batch: 1, context: decodeContext(i.bench)), layers, 1 / i.bench.medianTG))
+      let packed = weights.decodeBytes(i.model, batch: 1) * weights.packedShare / hw.bandwidthBytesPerSecond
+      decodeInputs.append((roof.decodeStep(batch: 1, context: decodeContext(i.bench)), packed, layers, 1 / i.bench.medianTG))
     }
     let (kp, op) = fitRoofline(prefillRows)
     let decodeRows = decodeInputs.map { Row(x: $0.decode.memorySeconds, floor: $0.decode.computeSeconds * kp, layers: $0.layers, t: $0.t) }
-    let (kd, od) = fitRoofline(decodeRows)
+    var (kd, od) = fitRoofline(decodeRows)
+    var kPacked: Double?
+    // Packed and streamed bytes get their own efficiency when the models mix them in clearly
+    // different shares (one model, or models all alike, cannot tell the two apart).
+    let shares = decodeInputs.map { $0.packed / $0.decode.memorySeconds }
+    if inputs.count >= 3, let lo = shares.min(), let hi = shares.max(), hi - lo >= 0.2 {
+      let split = fitTwoClasses(zip(decodeRows, decodeInputs).map { r, i in
+        SplitRow(streamed: r.x - i.packed, packed: i.packed, floor: r.floor, layers: r.layers, t: r.t)
+      })
+      (kd, od, kPacked) = (split.kStreamed, split.o, split.kPacked)
+    }
     var c = Calibration(
       created: ISO8601DateFormatter().string(from: Date()), machine: machine,
-      decodeEfficiency: 1 / kd, decodeOverheadPerLayerSeconds: od,
+      decodeEfficiency: 1 / kd, packedDecodeEfficiency: kPacked.map { 1 / $0 }, decodeOverheadPerLayerSeconds: od,
       prefillEfficiency: 1 / kp, prefillOverheadPerLayerSeconds: op, samples: [])
     for i in inputs {
       let p = try Planner.predictCPU(model: i.model, calibration: c, promptTokens: i.bench.pp, generatedTokens: i.bench.tg)
@@ -150,6 +166,48 @@ public struct Calibration: Sendable, Equatable, Codable {
 
   /// Generation in a bench starts from an empty context: on average a token attends to half of tg.
   static func decodeContext(_ b: BenchResult) -> Int { max(1, b.tg / 2) }
+
+  /// A decode row with its roofline seconds split: streamed (8-bit, float weights and the KV
+  /// cache) and bit-packed weights, both at full bandwidth.
+  struct SplitRow { var streamed: Double, packed: Double, floor: Double, layers: Double, t: Double }
+
+  /// Minimises Σ((max(kₛ·sᵢ + kₚ·pᵢ, floorᵢ) + o·Lᵢ)/tᵢ − 1)² over kₛ, kₚ > 0, o ≥ 0: a log grid over
+  /// both factors (o closed-form for each pair), refined twice around the best.
+  static func fitTwoClasses(_ rows: [SplitRow]) -> (kStreamed: Double, kPacked: Double, o: Double) {
+    func evaluate(_ ks: Double, _ kq: Double) -> (o: Double, loss: Double) {
+      var num = 0.0, den = 0.0
+      for r in rows {
+        let b = r.layers / r.t
+        num += b * (1 - max(ks * r.streamed + kq * r.packed, r.floor) / r.t)
+        den += b * b
+      }
+      let o = den > 0 ? max(0, num / den) : 0
+      var loss = 0.0
+      for r in rows {
+        let e = (max(ks * r.streamed + kq * r.packed, r.floor) + r.layers * o) / r.t - 1
+        loss += e * e
+      }
+      return (o, loss)
+    }
+    var box = (sLo: log(1e-2), sHi: log(1e2), pLo: log(1e-2), pHi: log(1e2))
+    var best = (s: 0.0, p: 0.0)
+    for _ in 0..<3 {
+      let n = 120
+      var bestLoss = Double.infinity
+      for i in 0...n {
+        let ls = box.sLo + (box.sHi - box.sLo) * Double(i) / Double(n)
+        for j in 0...n {
+          let lp = box.pLo + (box.pHi - box.pLo) * Double(j) / Double(n)
+          let l = evaluate(exp(ls), exp(lp)).loss
+          if l < bestLoss { bestLoss = l; best = (ls, lp) }
+        }
+      }
+      let ds = (box.sHi - box.sLo) / Double(n), dp = (box.pHi - box.pLo) / Double(n)
+      box = (best.s - ds, best.s + ds, best.p - dp, best.p + dp)
+    }
+    let ks = exp(best.s), kq = exp(best.p)
+    return (ks, kq, evaluate(ks, kq).o)
+  }
 
   /// One measured phase of one model: roofline seconds `x` at full efficiency, a `floor` the time
   /// can't go below, the layer count, and the measured seconds per token `t`.
@@ -210,7 +268,8 @@ public struct Calibration: Sendable, Equatable, Codable {
       throw .badCalibration(path: path, Catalog.describe(error))
     }
     guard c.version == 1 else { throw .badCalibration(path: path, "version \(c.version) is not supported (expected 1)") }
-    let values = [c.decodeEfficiency, c.prefillEfficiency, c.machine.bandwidthBytesPerSecond, c.machine.vectorFlopsPerSecond, c.machine.memoryBytes]
+    let values = [c.decodeEfficiency, c.packedDecodeEfficiency ?? 1, c.prefillEfficiency, c.machine.bandwidthBytesPerSecond,
+                  c.machine.vectorFlopsPerSecond, c.machine.memoryBytes]
     guard values.allSatisfy({ $0 > 0 && $0.isFinite }),
           c.decodeOverheadPerLayerSeconds >= 0, c.prefillOverheadPerLayerSeconds >= 0, c.machine.threads >= 1 else {
       throw .badCalibration(path: path, "efficiencies, bandwidth, FLOPs and memory must be positive; overheads not negative")

@@ -56,6 +56,14 @@ extension ModelSpec {
       }
     }
     w.mainType = denseByType.max { $0.value < $1.value }?.key
+    // What a decode step reads: every tensor but an embedding table that is not also the output.
+    let tied = !f.tensors.contains { $0.name == "output.weight" }
+    var read = 0.0, packed = 0.0
+    for t in f.tensors where t.name != "token_embd.weight" || tied {
+      read += Double(t.byteCount)
+      if Self.packedTypes.contains(t.type.name) { packed += Double(t.byteCount) }
+    }
+    w.packedShare = read > 0 ? packed / read : 0
     w.fileType = f.int("general.file_type").flatMap { Self.llamaFileTypes[$0] }
 
     let base = path.split(separator: "/").last.map(String.init) ?? path
@@ -68,6 +76,9 @@ extension ModelSpec {
       slidingPattern: window != nil && arch == "gemma3" ? 6 : nil,
       attentionBias: f.tensor(named: "blk.0.attn_q.bias") != nil, stored: w)
   }
+
+  /// Block formats of 2 to 6 bits per weight (see `WeightBreakdown.packedShare`).
+  static let packedTypes: Set<String> = ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"]
 
   /// llama.cpp's `general.file_type` values (enum llama_ftype) for the common mixes: a Q4_K_M file
   /// holds Q4_K, Q5_0, Q6_K and Q8_0 tensors, and its name is what people call it.

@@ -21,6 +21,9 @@ public struct Hardware: Sendable, Equatable, Codable {
   /// CPU cores (what a Kubernetes pod requests); for GPUs, host cores per GPU.
   public var cores: Int?
   public var decodeEfficiency: Double?
+  /// Decode efficiency for bit-packed weights (`WeightBreakdown.packedShare`), where a calibration
+  /// measured it apart; nil: `decodeEfficiency` for every byte.
+  public var packedDecodeEfficiency: Double?
   public var prefillEfficiency: Double?
   /// Fixed time per layer per token that no roofline explains (kernel launches, thread barriers); fitted by calibration.
   public var decodeOverheadPerLayerSeconds: Double?
@@ -43,6 +46,7 @@ public struct Hardware: Sendable, Equatable, Codable {
     case allReduceLatencyMicroseconds = "allreduce_latency_us"
     case devicesPerNode = "devices_per_node"
     case decodeEfficiency = "decode_efficiency"
+    case packedDecodeEfficiency = "packed_decode_efficiency"
     case prefillEfficiency = "prefill_efficiency"
     case decodeOverheadPerLayerSeconds = "decode_overhead_s_per_layer"
     case prefillOverheadPerLayerSeconds = "prefill_overhead_s_per_layer"
@@ -55,7 +59,7 @@ public struct Hardware: Sendable, Equatable, Codable {
     name: String, kind: Kind, memoryGiB: Double, bandwidthGBps: Double, fp16TFLOPS: Double, int8TOPS: Double,
     fp8TFLOPS: Double? = nil, interconnect: String? = nil, interconnectGBps: Double? = nil,
     allReduceLatencyMicroseconds: Double? = nil, devicesPerNode: Int? = nil, cores: Int? = nil,
-    decodeEfficiency: Double? = nil, prefillEfficiency: Double? = nil,
+    decodeEfficiency: Double? = nil, packedDecodeEfficiency: Double? = nil, prefillEfficiency: Double? = nil,
     decodeOverheadPerLayerSeconds: Double? = nil, prefillOverheadPerLayerSeconds: Double? = nil,
     runtimeOverheadGiB: Double? = nil, aliases: [String]? = nil, source: String
   ) {
@@ -72,6 +76,7 @@ public struct Hardware: Sendable, Equatable, Codable {
     self.devicesPerNode = devicesPerNode
     self.cores = cores
     self.decodeEfficiency = decodeEfficiency
+    self.packedDecodeEfficiency = packedDecodeEfficiency
     self.prefillEfficiency = prefillEfficiency
     self.decodeOverheadPerLayerSeconds = decodeOverheadPerLayerSeconds
     self.prefillOverheadPerLayerSeconds = prefillOverheadPerLayerSeconds
@@ -117,7 +122,8 @@ public struct Hardware: Sendable, Equatable, Codable {
       (spotPricePerHour, "spot_price_per_hour"),
     ]
     for case (let v?, let key) in optional { if let e = positive(v, key) { return e } }
-    for case (let v?, let key) in [(decodeEfficiency, "decode_efficiency"), (prefillEfficiency, "prefill_efficiency")] {
+    for case (let v?, let key) in [(decodeEfficiency, "decode_efficiency"), (packedDecodeEfficiency, "packed_decode_efficiency"),
+                                   (prefillEfficiency, "prefill_efficiency")] {
       if !(v > 0 && v <= 4) { return "\(what): \(key) must be in (0, 4]" }
     }
     for case (let v?, let key) in [

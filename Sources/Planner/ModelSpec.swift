@@ -92,6 +92,7 @@ public struct ModelSpec: Sendable, Equatable, Codable {
     if let format {
       var w = stored ?? architectureParameters
       w.requantize(bytesPerParameter: format.bytesPerParameter)
+      w.packedShare = format.bytesPerParameter < 1 ? 1 : 0  // Q4_K, INT4; not F16, Q8_0, INT8, FP8
       return w
     }
     guard let stored else {
@@ -167,6 +168,10 @@ public struct WeightBreakdown: Sendable, Equatable, Codable {
   public var mainType: String?
   /// For a GGUF: the file's quantization mix as llama.cpp names it, e.g. `Q4_K_M`.
   public var fileType: String?
+  /// Share (0...1) of the bytes a decode step reads that are bit-packed (2- to 6-bit blocks: the
+  /// legacy Q4/Q5 formats and the K-quants). CPU kernels stream 8-bit and float rows at nearly
+  /// memory speed but spend instructions unpacking bits, so a calibration fits the two apart.
+  public var packedShare = 0.0
 
   public init() {}
 

@@ -42,6 +42,9 @@ public struct Roofline: Sendable {
   public var kv: KVCacheType
   public var layout: Layout
   public var decodeEfficiency: Double
+  /// For the bit-packed share of the weights: the hardware's calibrated figure, else (or when
+  /// `decodeEfficiency` is given) the same as the rest.
+  public var packedDecodeEfficiency: Double
   public var prefillEfficiency: Double
 
   public init(model: ModelSpec, weights: WeightBreakdown, hardware: Hardware, precision: ComputePrecision,
@@ -53,6 +56,7 @@ public struct Roofline: Sendable {
     self.kv = kv
     self.layout = layout
     self.decodeEfficiency = decodeEfficiency ?? hardware.effectiveDecodeEfficiency
+    self.packedDecodeEfficiency = decodeEfficiency ?? hardware.packedDecodeEfficiency ?? self.decodeEfficiency
     self.prefillEfficiency = prefillEfficiency ?? hardware.effectivePrefillEfficiency
   }
 
@@ -74,10 +78,11 @@ public struct Roofline: Sendable {
   public func decodeStep(batch: Int, context: Int) -> StepTime {
     let tp = Double(layout.tensorParallel)
     let kvRead = Double(batch) * model.kvBytesPerSequence(context: context, kv) * layout.kvShare(model) * Double(layout.pipelineParallel)
-    let bytes = weights.decodeBytes(model, batch: batch) / tp + kvRead
+    let weightBytes = weights.decodeBytes(model, batch: batch) / tp, packed = weightBytes * weights.packedShare
     let flops = Double(batch) * model.decodeFLOPs(context: context, weights: weights) / tp
+    let packedBandwidth = hardware.bandwidthBytesPerSecond * packedDecodeEfficiency
     return StepTime(
-      memorySeconds: bytes / bandwidth,
+      memorySeconds: (weightBytes - packed + kvRead) / bandwidth + packed / packedBandwidth,
       computeSeconds: flops / arithmetic,
       communicationSeconds: communication(tokens: batch),
       overheadSeconds: Double(model.layers) * (hardware.decodeOverheadPerLayerSeconds ?? 0))

@@ -191,7 +191,8 @@ struct Plan: AsyncParsableCommand {
     }
     print("calibration saved to \(path)")
     print(String(format: "decode:  efficiency %.3f of %.1f GB/s, %.1f µs per layer per token", c.decodeEfficiency,
-                 machine.bandwidthBytesPerSecond / 1e9, c.decodeOverheadPerLayerSeconds * 1e6))
+                 machine.bandwidthBytesPerSecond / 1e9, c.decodeOverheadPerLayerSeconds * 1e6)
+      + (c.packedDecodeEfficiency.map { String(format: "; bit-packed weights (2-6 bits) %.3f", $0) } ?? ""))
     print(String(format: "prefill: efficiency %.3f of %.1f GFLOP/s, %.2f µs per layer per token", c.prefillEfficiency,
                  machine.vectorFlopsPerSecond / 1e9, c.prefillOverheadPerLayerSeconds * 1e6))
     print("model                                        tg meas   tg pred   error   pp meas   pp pred   error")

@@ -44,6 +44,31 @@ import Testing
     }
   }
 
+  /// Models mixing bit-packed and 8-bit weights in different shares get the two efficiencies fitted
+  /// apart (CPU kernels stream Q8_0 near memory speed but spend instructions unpacking 4-bit
+  /// blocks), and the fit recovers both; models all alike keep one efficiency.
+  @Test func packedWeightsGetTheirOwnEfficiency() throws {
+    let formats: [WeightFormat] = [.q4_K, .q8_0, .q4_K]
+    let mixed = try zip(["smollm2-135m", "gemma-3-270m", "qwen2.5-0.5b"], formats).map { name, f -> ModelSpec in
+      var m = Presets.named(name)!
+      m.stored = try m.weights(f)
+      return m
+    }
+    #expect(try mixed.map { try $0.weights(nil).packedShare } == [1, 0, 1])
+    var t = truth()
+    t.packedDecodeEfficiency = 0.3
+    let inputs = try mixed.map { m in
+      let p = try Planner.predictCPU(model: m, calibration: t)
+      return Calibration.Input(model: m, bench: BenchResult(model: m.name, threads: 2, pp: 512, tg: 128, ppTps: p.prefill, tgTps: p.decode))
+    }
+    let c = try Calibration.fit(inputs, machine: machine)
+    #expect(abs(c.decodeEfficiency / 0.55 - 1) < 0.02, "\(c.decodeEfficiency)")
+    #expect(abs((c.packedDecodeEfficiency ?? 0) / 0.3 - 1) < 0.02, "\(String(describing: c.packedDecodeEfficiency))")
+    for s in c.samples { #expect(abs(s.predictedDecodeTokensPerS / s.measuredDecodeTokensPerS - 1) < 0.01, "\(s.model)") }
+    // The same bytes at one efficiency: a single-efficiency fit's 0.3 would miss the Q8_0 model.
+    #expect(try Calibration.fit(try synthetic(truth()), machine: machine).packedDecodeEfficiency == nil)
+  }
+
   /// With ±15 % per-model noise every prediction still lands within 25 % of its measurement.
   @Test func noisyFitStaysWithinTolerance() throws {
     let c = try Calibration.fit(try synthetic(truth(), noise: [1.15, 0.85, 1.1]), machine: machine)
