@@ -135,7 +135,7 @@ public struct Calibration: Sendable, Equatable, Codable {
       let layers = Double(i.model.layers)
       let p = roof.prefill(prompt: i.bench.pp)
       prefillRows.append(Row(x: p.computeSeconds / Double(i.bench.pp), floor: 0, layers: layers, t: 1 / i.bench.medianPP))
-      let packed = weights.decodeBytes(i.model, batch: 1) * weights.packedShare / hw.bandwidthBytesPerSecond
+      let packed = weights.decodePackedBytes(i.model, batch: 1) / hw.bandwidthBytesPerSecond
       decodeInputs.append((roof.decodeStep(batch: 1, context: decodeContext(i.bench)), packed, layers, 1 / i.bench.medianTG))
     }
     let (kp, op) = fitRoofline(prefillRows)

@@ -45,25 +45,20 @@ extension ModelSpec {
     var denseByType: [String: Double] = [:]
     for t in f.tensors {
       let n = t.elementCount, b = Double(t.byteCount)
+      let part: WritableKeyPath<WeightBreakdown, WeightBreakdown.Part>
       switch t.name {
-      case "token_embd.weight": w.embedding.parameters += n; w.embedding.bytes += b
-      case "output.weight": w.output.parameters += n; w.output.bytes += b
-      case let name where name.contains("_exps"):  // routed experts: ffn_{gate,up,down}_exps
-        w.experts.parameters += n; w.experts.bytes += b
+      case "token_embd.weight": part = \.embedding
+      case "output.weight": part = \.output
+      case let name where name.contains("_exps"): part = \.experts  // routed experts: ffn_{gate,up,down}_exps
       default:
-        w.dense.parameters += n; w.dense.bytes += b
+        part = \.dense
         denseByType[t.type.name, default: 0] += b
       }
+      w[keyPath: part].parameters += n
+      w[keyPath: part].bytes += b
+      if Self.packedTypes.contains(t.type.name) { w[keyPath: part].packedBytes += b }
     }
     w.mainType = denseByType.max { $0.value < $1.value }?.key
-    // What a decode step reads: every tensor but an embedding table that is not also the output.
-    let tied = !f.tensors.contains { $0.name == "output.weight" }
-    var read = 0.0, packed = 0.0
-    for t in f.tensors where t.name != "token_embd.weight" || tied {
-      read += Double(t.byteCount)
-      if Self.packedTypes.contains(t.type.name) { packed += Double(t.byteCount) }
-    }
-    w.packedShare = read > 0 ? packed / read : 0
     w.fileType = f.int("general.file_type").flatMap { Self.llamaFileTypes[$0] }
 
     let base = path.split(separator: "/").last.map(String.init) ?? path
@@ -77,7 +72,7 @@ extension ModelSpec {
       attentionBias: f.tensor(named: "blk.0.attn_q.bias") != nil, stored: w)
   }
 
-  /// Block formats of 2 to 6 bits per weight (see `WeightBreakdown.packedShare`).
+  /// Block formats of 2 to 6 bits per weight (see `WeightBreakdown.Part.packedBytes`).
   static let packedTypes: Set<String> = ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"]
 
   /// llama.cpp's `general.file_type` values (enum llama_ftype) for the common mixes: a Q4_K_M file

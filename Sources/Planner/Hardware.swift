@@ -21,7 +21,7 @@ public struct Hardware: Sendable, Equatable, Codable {
   /// CPU cores (what a Kubernetes pod requests); for GPUs, host cores per GPU.
   public var cores: Int?
   public var decodeEfficiency: Double?
-  /// Decode efficiency for bit-packed weights (`WeightBreakdown.packedShare`), where a calibration
+  /// Decode efficiency for bit-packed weights (`WeightBreakdown.Part.packedBytes`), where a calibration
   /// measured it apart; nil: `decodeEfficiency` for every byte.
   public var packedDecodeEfficiency: Double?
   public var prefillEfficiency: Double?

@@ -91,8 +91,7 @@ public struct ModelSpec: Sendable, Equatable, Codable {
   public func weights(_ format: WeightFormat?) throws(PlannerError) -> WeightBreakdown {
     if let format {
       var w = stored ?? architectureParameters
-      w.requantize(bytesPerParameter: format.bytesPerParameter)
-      w.packedShare = format.bytesPerParameter < 1 ? 1 : 0  // Q4_K, INT4; not F16, Q8_0, INT8, FP8
+      w.requantize(bytesPerParameter: format.bytesPerParameter, packed: format.bytesPerParameter < 1)  // Q4_K, INT4
       return w
     }
     guard let stored else {
@@ -155,6 +154,10 @@ public struct WeightBreakdown: Sendable, Equatable, Codable {
   public struct Part: Sendable, Equatable, Codable {
     public var parameters = 0
     public var bytes = 0.0
+    /// Of `bytes`, those bit-packed (2- to 6-bit blocks: the legacy Q4/Q5 formats and the
+    /// K-quants). CPU kernels stream 8-bit and float rows at nearly memory speed but spend
+    /// instructions unpacking bits, so a calibration fits the two apart.
+    public var packedBytes = 0.0
   }
   /// Token embeddings: one row is gathered per token, unless tied (then it is also the output matrix).
   public var embedding = Part()
@@ -168,15 +171,15 @@ public struct WeightBreakdown: Sendable, Equatable, Codable {
   public var mainType: String?
   /// For a GGUF: the file's quantization mix as llama.cpp names it, e.g. `Q4_K_M`.
   public var fileType: String?
-  /// Share (0...1) of the bytes a decode step reads that are bit-packed (2- to 6-bit blocks: the
-  /// legacy Q4/Q5 formats and the K-quants). CPU kernels stream 8-bit and float rows at nearly
-  /// memory speed but spend instructions unpacking bits, so a calibration fits the two apart.
-  public var packedShare = 0.0
 
   public init() {}
 
   public var parameters: Int { embedding.parameters + output.parameters + dense.parameters + experts.parameters }
   public var bytes: Double { embedding.bytes + output.bytes + dense.bytes + experts.bytes }
+  /// Share (0...1) of the stored bytes that are bit-packed (`Part.packedBytes`).
+  public var packedShare: Double {
+    bytes > 0 ? (embedding.packedBytes + output.packedBytes + dense.packedBytes + experts.packedBytes) / bytes : 0
+  }
 
   /// The matrix the last layer multiplies by: the embeddings when tied.
   public func outputMatrix(_ m: ModelSpec) -> Part { m.tiedEmbeddings ? embedding : output }
@@ -189,20 +192,26 @@ public struct WeightBreakdown: Sendable, Equatable, Codable {
   /// Bytes one decode step over `batch` sequences reads: everything but the embedding table, with
   /// only the experts some token routed to. With uniform routing, `batch` tokens touch a fraction
   /// 1 − (1 − k/E)^batch of a layer's experts.
-  public func decodeBytes(_ m: ModelSpec, batch: Int) -> Double {
+  public func decodeBytes(_ m: ModelSpec, batch: Int) -> Double { read(m, batch, \.bytes) }
+
+  /// Of `decodeBytes`, those bit-packed.
+  public func decodePackedBytes(_ m: ModelSpec, batch: Int) -> Double { read(m, batch, \.packedBytes) }
+
+  private func read(_ m: ModelSpec, _ batch: Int, _ size: KeyPath<Part, Double>) -> Double {
     var touched = 1.0
     if m.isMoE {
       let miss = 1 - Double(m.activeExperts) / Double(m.experts)
       touched = 1 - pow(miss, Double(max(batch, 1)))
     }
-    return dense.bytes + outputMatrix(m).bytes + experts.bytes * touched
+    return dense[keyPath: size] + outputMatrix(m)[keyPath: size] + experts[keyPath: size] * touched
   }
 
-  mutating func requantize(bytesPerParameter b: Double) {
-    embedding.bytes = Double(embedding.parameters) * b
-    output.bytes = Double(output.parameters) * b
-    dense.bytes = Double(dense.parameters) * b
-    experts.bytes = Double(experts.parameters) * b
+  /// Every part in one format; `packed` for the bit-packed ones (Q4_K, INT4).
+  mutating func requantize(bytesPerParameter b: Double, packed: Bool) {
+    for p in [\WeightBreakdown.embedding, \.output, \.dense, \.experts] {
+      self[keyPath: p].bytes = Double(self[keyPath: p].parameters) * b
+      self[keyPath: p].packedBytes = packed ? self[keyPath: p].bytes : 0
+    }
     mainType = nil
     fileType = nil
   }

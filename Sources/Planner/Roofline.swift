@@ -78,7 +78,7 @@ public struct Roofline: Sendable {
   public func decodeStep(batch: Int, context: Int) -> StepTime {
     let tp = Double(layout.tensorParallel)
     let kvRead = Double(batch) * model.kvBytesPerSequence(context: context, kv) * layout.kvShare(model) * Double(layout.pipelineParallel)
-    let weightBytes = weights.decodeBytes(model, batch: batch) / tp, packed = weightBytes * weights.packedShare
+    let weightBytes = weights.decodeBytes(model, batch: batch) / tp, packed = weights.decodePackedBytes(model, batch: batch) / tp
     let flops = Double(batch) * model.decodeFLOPs(context: context, weights: weights) / tp
     let packedBandwidth = hardware.bandwidthBytesPerSecond * packedDecodeEfficiency
     return StepTime(
