@@ -37,9 +37,9 @@ public enum GGMLType: UInt32, Sendable, CaseIterable {
   case mxfp4 = 39
 
   /// Elements per block (1 for plain scalar types).
-  public var blockSize: Int { Self.geometry[self]!.block }
+  public var blockSize: Int { geometry.block }
   /// Bytes per block.
-  public var typeSize: Int { Self.geometry[self]!.bytes }
+  public var typeSize: Int { geometry.bytes }
 
   /// The name ggml prints, e.g. `Q4_K`, `F16`, `IQ4_NL`.
   public var name: String { String(describing: self).uppercased() }
@@ -57,16 +57,41 @@ public enum GGMLType: UInt32, Sendable, CaseIterable {
     return (n / blockSize) * typeSize
   }
 
-  // (elements per block, bytes per block), as ggml's type traits give them.
-  private static let geometry: [GGMLType: (block: Int, bytes: Int)] = [
-    .f32: (1, 4), .f16: (1, 2), .bf16: (1, 2), .f64: (1, 8),
-    .i8: (1, 1), .i16: (1, 2), .i32: (1, 4), .i64: (1, 8),
-    .q4_0: (32, 18), .q4_1: (32, 20), .q5_0: (32, 22), .q5_1: (32, 24),
-    .q8_0: (32, 34), .q8_1: (32, 36),
-    .q2_K: (256, 84), .q3_K: (256, 110), .q4_K: (256, 144), .q5_K: (256, 176),
-    .q6_K: (256, 210), .q8_K: (256, 292),
-    .iq2_xxs: (256, 66), .iq2_xs: (256, 74), .iq3_xxs: (256, 98), .iq1_s: (256, 50),
-    .iq4_nl: (32, 18), .iq3_s: (256, 110), .iq2_s: (256, 82), .iq4_xs: (256, 136),
-    .iq1_m: (256, 56), .tq1_0: (256, 54), .tq2_0: (256, 66), .mxfp4: (32, 17),
-  ]
+  // (elements per block, bytes per block), as ggml's type traits give them. A switch, not a
+  // dictionary: row addressing in the kernels' hot loops reads it.
+  private var geometry: (block: Int, bytes: Int) {
+    switch self {
+    case .f32: (1, 4)
+    case .f16, .bf16: (1, 2)
+    case .f64: (1, 8)
+    case .i8: (1, 1)
+    case .i16: (1, 2)
+    case .i32: (1, 4)
+    case .i64: (1, 8)
+    case .q4_0: (32, 18)
+    case .q4_1: (32, 20)
+    case .q5_0: (32, 22)
+    case .q5_1: (32, 24)
+    case .q8_0: (32, 34)
+    case .q8_1: (32, 36)
+    case .q2_K: (256, 84)
+    case .q3_K: (256, 110)
+    case .q4_K: (256, 144)
+    case .q5_K: (256, 176)
+    case .q6_K: (256, 210)
+    case .q8_K: (256, 292)
+    case .iq2_xxs: (256, 66)
+    case .iq2_xs: (256, 74)
+    case .iq3_xxs: (256, 98)
+    case .iq1_s: (256, 50)
+    case .iq4_nl: (32, 18)
+    case .iq3_s: (256, 110)
+    case .iq2_s: (256, 82)
+    case .iq4_xs: (256, 136)
+    case .iq1_m: (256, 56)
+    case .tq1_0: (256, 54)
+    case .tq2_0: (256, 66)
+    case .mxfp4: (32, 17)
+    }
+  }
 }

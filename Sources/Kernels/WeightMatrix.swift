@@ -18,6 +18,7 @@ public struct WeightMatrix: @unchecked Sendable {
     self.data = data
     self.rows = rows
     self.cols = cols
+    rowBytes = (cols / traits.blockSize) * traits.blockBytes
   }
 
   /// A tensor of `file` as a matrix: `dims[0]` columns, the product of the other dims rows.
@@ -26,8 +27,8 @@ public struct WeightMatrix: @unchecked Sendable {
     self.init(type: tensor.type, data: bytes.baseAddress!, rows: tensor.rowCount, cols: tensor.rowLength)
   }
 
-  /// Bytes per row.
-  public var rowBytes: Int { (cols / type.blockSize) * type.typeSize }
+  /// Bytes per row (stored: `row(_:)` is on the kernels' hot path).
+  public let rowBytes: Int
 
   /// Start of row `r`.
   @inline(__always)
