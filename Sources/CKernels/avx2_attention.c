@@ -80,24 +80,47 @@ AVX2_INLINE const void *kv_row(const void *block, size_t j, int hd, int f16) {
   return f16 ? (const void *)((const hk_half *)block + j * (size_t)hd) : (const void *)((const float *)block + j * (size_t)hd);
 }
 
-/// Scores of up to four queries against keys j0..j1 of one block (rows of hd elements).
-AVX2_INLINE void scores4(const float *const q[QT], const void *K, int hd, int j0, int j1, float scale, float *S, int bt,
-                         int f16) {
-  for (int j = j0; j <= j1; j++) {
-    const void *kr = kv_row(K, (size_t)j, hd, f16);
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+/// Scores of NQ (1-4, a constant at every call) queries against keys j0..j1 of one block (rows
+/// of hd elements). KT keys at a time, so that the NQ * KT sums are independent FMA chains and
+/// their horizontal sums go four at a time.
+AVX2_INLINE void scores(const float *const q[QT], const int NQ, const void *K, int hd, int j0, int j1, float scale, float *S,
+                        int bt, int f16) {
+  const int KT = NQ <= 2 ? 4 : 2;
+  const __m256 zero = _mm256_setzero_ps();
+  int j = j0;
+  for (; j + KT <= j1 + 1; j += KT) {
+    const void *kr[4];
+    __m256 a[QT * 4];  // a[t * NQ + i]: key j + t, query i
+    for (int t = 0; t < KT; t++) kr[t] = kv_row(K, (size_t)(j + t), hd, f16);
+    for (int x = 0; x < NQ * KT; x++) a[x] = zero;
     int d = 0;
     for (; d + 8 <= hd; d += 8) {
-      const __m256 kv = kv8(kr, d, f16);
-      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q[0] + d), kv, a0);
-      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q[1] + d), kv, a1);
-      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q[2] + d), kv, a2);
-      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q[3] + d), kv, a3);
+      for (int t = 0; t < KT; t++) {
+        const __m256 k = kv8(kr[t], d, f16);
+        for (int i = 0; i < NQ; i++) a[t * NQ + i] = _mm256_fmadd_ps(_mm256_loadu_ps(q[i] + d), k, a[t * NQ + i]);
+      }
+    }
+    float s[QT * 4];
+    for (int x = 0; x < NQ * KT; x += 4)
+      _mm_storeu_ps(s + x, hsum4_ps(a[x], x + 1 < NQ * KT ? a[x + 1] : zero, x + 2 < NQ * KT ? a[x + 2] : zero,
+                                    x + 3 < NQ * KT ? a[x + 3] : zero));
+    for (; d < hd; d++)
+      for (int t = 0; t < KT; t++) for (int i = 0; i < NQ; i++) s[t * NQ + i] += q[i][d] * kv1(kr[t], d, f16);
+    for (int t = 0; t < KT; t++) for (int i = 0; i < NQ; i++) S[i * bt + j + t] = s[t * NQ + i] * scale;
+  }
+  for (; j <= j1; j++) {
+    const void *kr = kv_row(K, (size_t)j, hd, f16);
+    __m256 a[QT];
+    for (int i = 0; i < NQ; i++) a[i] = zero;
+    int d = 0;
+    for (; d + 8 <= hd; d += 8) {
+      const __m256 k = kv8(kr, d, f16);
+      for (int i = 0; i < NQ; i++) a[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q[i] + d), k, a[i]);
     }
     float s[4];
-    _mm_storeu_ps(s, hsum4_ps(a0, a1, a2, a3));
-    for (; d < hd; d++) for (int i = 0; i < QT; i++) s[i] += q[i][d] * kv1(kr, d, f16);
-    for (int i = 0; i < QT; i++) S[i * bt + j] = s[i] * scale;
+    _mm_storeu_ps(s, hsum4_ps(a[0], NQ > 1 ? a[1] : zero, NQ > 2 ? a[2] : zero, NQ > 3 ? a[3] : zero));
+    for (; d < hd; d++) for (int i = 0; i < NQ; i++) s[i] += q[i][d] * kv1(kr, d, f16);
+    for (int i = 0; i < NQ; i++) S[i * bt + j] = s[i] * scale;
   }
 }
 
@@ -121,40 +144,99 @@ AVX2_INLINE float exp_row(float *S, int j0, int j1, float m) {
   return total;
 }
 
-AVX2_INLINE void attend_tile(const hk_attention *a, int i0, int nq, const int f16) {
+/// The largest of S[a0..a1].
+AVX2_INLINE float max_range(const float *S, int a0, int a1) {
+  __m256 m = _mm256_set1_ps(-INFINITY);
+  int j = a0;
+  for (; j + 8 <= a1 + 1; j += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(S + j));
+  float r = hmax_ps(m);
+  for (; j <= a1; j++) r = S[j] > r ? S[j] : r;
+  return r;
+}
+
+/// out_i[d, d + 8 CH) += Σ_j w_ij v_j over keys j0..j1: each value chunk is loaded (and widened)
+/// once for all NQ queries; keys alternate between JU sets of sums, so that NQ * CH * JU FMA
+/// chains are independent (the FMA latency, not the pipes, is otherwise the limit).
+AVX2_INLINE void values_pass(float *const o[QT], const int NQ, const int CH, const int JU, const void *V, int hd, int d,
+                             int j0, int j1, const float *S, int bt, int f16) {
+  __m256 c[2][QT][4];
+  for (int i = 0; i < NQ; i++)
+    for (int u = 0; u < CH; u++) {
+      c[0][i][u] = _mm256_loadu_ps(o[i] + d + 8 * u);
+      if (JU > 1) c[1][i][u] = _mm256_setzero_ps();
+    }
+  int j = j0;
+  for (; j + JU <= j1 + 1; j += JU) {
+    for (int t = 0; t < JU; t++) {
+      const void *vr = kv_row(V, (size_t)(j + t), hd, f16);
+      __m256 v[4];
+      for (int u = 0; u < CH; u++) v[u] = kv8(vr, d + 8 * u, f16);
+      for (int i = 0; i < NQ; i++) {
+        const __m256 w = _mm256_broadcast_ss(S + i * bt + j + t);
+        for (int u = 0; u < CH; u++) c[t][i][u] = _mm256_fmadd_ps(w, v[u], c[t][i][u]);
+      }
+    }
+  }
+  for (; j <= j1; j++) {
+    const void *vr = kv_row(V, (size_t)j, hd, f16);
+    for (int u = 0; u < CH; u++) {
+      const __m256 v = kv8(vr, d + 8 * u, f16);
+      for (int i = 0; i < NQ; i++) c[0][i][u] = _mm256_fmadd_ps(_mm256_broadcast_ss(S + i * bt + j), v, c[0][i][u]);
+    }
+  }
+  for (int i = 0; i < NQ; i++)
+    for (int u = 0; u < CH; u++)
+      _mm256_storeu_ps(o[i] + d + 8 * u, JU > 1 ? _mm256_add_ps(c[0][i][u], c[1][i][u]) : c[0][i][u]);
+}
+
+/// Prefetches every cache line of [p, p + bytes) into L1.
+AVX2_INLINE void prefetch_bytes(const void *p, size_t bytes) {
+  for (size_t off = 0; off < bytes; off += 64) _mm_prefetch((const char *)p + off, _MM_HINT_T0);
+}
+
+/// Queries i0 .. i0 + NQ - 1 (NQ 1-4, a constant at every call).
+AVX2_INLINE void attend_tile(const hk_attention *a, int i0, const int NQ, const int f16) {
   const int hd = a->hd, bt = a->block_tokens;
+  // Value chunks per pass and keys per step: 8-12 independent sums, within 16 registers.
+  const int CH = NQ <= 2 ? 4 : 2, JU = NQ == 2 || NQ == 4 ? 1 : 2;
   const float *q[QT];
   float *o[QT];
   int lo[QT], hi[QT];
   float m[QT], l[QT];
   float *S = a->scratch;
   int kmin = 1 << 30, kmax = -1;
-  for (int i = 0; i < QT; i++) {
-    const int k = i < nq ? i0 + i : i0;  // padding lanes repeat the first query and are dropped
+  for (int i = 0; i < NQ; i++) {
+    const int k = i0 + i;
     q[i] = a->q + (size_t)k * a->q_stride;
     o[i] = a->out + (size_t)k * a->out_stride;
-    lo[i] = i < nq ? a->lo[k] : 1;
-    hi[i] = i < nq ? a->hi[k] : 0;
+    lo[i] = a->lo[k];
+    hi[i] = a->hi[k];
     m[i] = -INFINITY;
     l[i] = 0;
-    if (i < nq) {
-      kmin = lo[i] < kmin ? lo[i] : kmin;
-      kmax = hi[i] > kmax ? hi[i] : kmax;
-      memset(o[i], 0, (size_t)hd * 4);
-    }
+    kmin = lo[i] < kmin ? lo[i] : kmin;
+    kmax = hi[i] > kmax ? hi[i] : kmax;
+    memset(o[i], 0, (size_t)hd * 4);
   }
+  const size_t block_bytes = (size_t)bt * (size_t)hd * (f16 ? 2 : 4);
   for (int p0 = kmin - kmin % bt; p0 <= kmax && kmin <= kmax; p0 += bt) {
     const size_t blk = (size_t)a->table[p0 / bt] * a->block_stride;
     const void *K = kv_row(a->k, blk, 1, f16), *V = kv_row(a->v, blk, 1, f16);
+    if (p0 + bt <= kmax) {
+      // The next block's rows: a block of one head is a few KB between other heads' (the cache
+      // interleaves them), and the hardware prefetcher stops at page boundaries: without this,
+      // long contexts streamed keys and values at 0.6x the speed of one contiguous run.
+      const size_t next = (size_t)a->table[p0 / bt + 1] * a->block_stride;
+      prefetch_bytes(kv_row(a->k, next, 1, f16), block_bytes);
+      prefetch_bytes(kv_row(a->v, next, 1, f16), block_bytes);
+    }
     const int j0 = (kmin > p0 ? kmin : p0) - p0, j1 = (kmax < p0 + bt - 1 ? kmax : p0 + bt - 1) - p0;
-    scores4(q, K, hd, j0, j1, a->scale, S, bt, f16);
-    for (int i = 0; i < QT; i++) {
+    scores(q, NQ, K, hd, j0, j1, a->scale, S, bt, f16);
+    for (int i = 0; i < NQ; i++) {
       float *row = S + i * bt;
       // Keys outside this query's range weigh nothing.
       const int a0 = lo[i] - p0 > j0 ? lo[i] - p0 : j0, a1 = hi[i] - p0 < j1 ? hi[i] - p0 : j1;
-      if (i >= nq || a0 > a1) { for (int j = j0; j <= j1; j++) row[j] = 0; continue; }
-      float mb = -INFINITY;
-      for (int j = a0; j <= a1; j++) mb = row[j] > mb ? row[j] : mb;
+      if (a0 > a1) { for (int j = j0; j <= j1; j++) row[j] = 0; continue; }
+      const float mb = max_range(row, a0, a1);
       const float mn = mb > m[i] ? mb : m[i];
       for (int j = j0; j < a0; j++) row[j] = 0;
       for (int j = a1 + 1; j <= j1; j++) row[j] = 0;
@@ -172,44 +254,38 @@ AVX2_INLINE void attend_tile(const hk_attention *a, int i0, int nq, const int f1
       m[i] = mn;
       l[i] += sum;
     }
-    // out_i += Σ_j w_ij v_j: each value vector loaded once for all four queries.
     int d = 0;
-    for (; d + 8 <= hd; d += 8) {
-      __m256 c0 = _mm256_loadu_ps(o[0] + d), c1 = _mm256_loadu_ps(o[1] + d);
-      __m256 c2 = _mm256_loadu_ps(o[2] + d), c3 = _mm256_loadu_ps(o[3] + d);
-      for (int j = j0; j <= j1; j++) {
-        const __m256 v = kv8(kv_row(V, (size_t)j, hd, f16), d, f16);
-        c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(S + j), v, c0);
-        c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(S + bt + j), v, c1);
-        c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(S + 2 * bt + j), v, c2);
-        c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(S + 3 * bt + j), v, c3);
-      }
-      // Padding lanes alias query 0's output: store them first so the real one wins.
-      _mm256_storeu_ps(o[3] + d, c3);
-      _mm256_storeu_ps(o[2] + d, c2);
-      _mm256_storeu_ps(o[1] + d, c1);
-      _mm256_storeu_ps(o[0] + d, c0);
-    }
+    for (; d + 8 * CH <= hd; d += 8 * CH) values_pass(o, NQ, CH, JU, V, hd, d, j0, j1, S, bt, f16);
+    for (; d + 8 <= hd; d += 8) values_pass(o, NQ, 1, 2, V, hd, d, j0, j1, S, bt, f16);
     for (; d < hd; d++)
-      for (int i = QT - 1; i >= 0; i--) {
-        float c = i < nq ? o[i][d] : 0;
+      for (int i = 0; i < NQ; i++) {
+        float c = o[i][d];
         for (int j = j0; j <= j1; j++) c += S[i * bt + j] * kv1(kv_row(V, (size_t)j, hd, f16), d, f16);
-        if (i < nq) o[i][d] = c;
+        o[i][d] = c;
       }
   }
-  for (int i = 0; i < nq; i++) {
+  for (int i = 0; i < NQ; i++) {
     const float inv = l[i] > 0 ? 1 / l[i] : 0;
     for (int d = 0; d < hd; d++) o[i][d] *= inv;
+    if (a->lse) a->lse[i0 + i] = l[i] > 0 ? m[i] + logf(l[i]) : -INFINITY;
   }
 }
 
-static AVX2 void attend_f32(const hk_attention *a) {
-  for (int i0 = 0; i0 < a->nq; i0 += QT) attend_tile(a, i0, a->nq - i0 < QT ? a->nq - i0 : QT, 0);
+/// Four queries at a time, then the remaining one to three in a tile of their own size.
+AVX2_INLINE void attend_all(const hk_attention *a, const int f16) {
+  int i0 = 0;
+  for (; i0 + QT <= a->nq; i0 += QT) attend_tile(a, i0, 4, f16);
+  switch (a->nq - i0) {
+  case 3: attend_tile(a, i0, 3, f16); break;
+  case 2: attend_tile(a, i0, 2, f16); break;
+  case 1: attend_tile(a, i0, 1, f16); break;
+  default: break;
+  }
 }
 
-static AVX2 void attend_f16(const hk_attention *a) {
-  for (int i0 = 0; i0 < a->nq; i0 += QT) attend_tile(a, i0, a->nq - i0 < QT ? a->nq - i0 : QT, 1);
-}
+static AVX2 void attend_f32(const hk_attention *a) { attend_all(a, 0); }
+
+static AVX2 void attend_f16(const hk_attention *a) { attend_all(a, 1); }
 
 static AVX2 void attend(const hk_attention *a) {
   if (a->kv_f16) attend_f16(a);

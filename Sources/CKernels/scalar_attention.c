@@ -51,6 +51,7 @@ static void attend(const hk_attention *a) {
     }
     const float inv = l > 0 ? 1 / l : 0;
     for (int d = 0; d < a->hd; d++) o[d] *= inv;
+    if (a->lse) a->lse[i] = l > 0 ? m + logf(l) : -INFINITY;
   }
 }
 

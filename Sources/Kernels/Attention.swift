@@ -1,4 +1,5 @@
 import CKernels
+import Foundation
 
 /// Attention of a few query vectors against one KV head of a paged cache: scores q·k times
 /// `scale`, a softmax over each query's own key range, and the weighted sum of value rows.
@@ -52,17 +53,42 @@ public enum Attention {
   /// Floats of scratch one call needs for cache blocks of `blockTokens`.
   public static func scratchFloats(blockTokens: Int) -> Int { hk_attend_scratch_floats(Int32(blockTokens)) }
 
-  /// `keys` and `values` point at f32 rows, or at binary16 rows when `f16` is set.
+  /// `keys` and `values` point at f32 rows, or at binary16 rows when `f16` is set. With `lse`,
+  /// each query's log-sum-exp of its scores is written there too (`count` floats; -infinity for
+  /// an empty key range), so that calls over disjoint ranges of keys can be `merge`d.
   public static func run(
     _ qs: AttentionQueries, table: UnsafePointer<Int32>, blockTokens: Int, keys: UnsafeRawPointer,
     values: UnsafeRawPointer, blockStride: Int, f16: Bool = false, scale: Float, scratch: UnsafeMutablePointer<Float>,
-    level: KernelLevel = .preferred
+    lse: UnsafeMutablePointer<Float>? = nil, level: KernelLevel = .preferred
   ) {
     var a = hk_attention(
       nq: Int32(qs.count), hd: Int32(qs.headDim), q: qs.q, q_stride: qs.stride, lo: qs.lo, hi: qs.hi, table: table,
       block_tokens: Int32(blockTokens), k: keys, v: values, block_stride: blockStride, kv_f16: f16 ? 1 : 0, scale: scale,
-      out: qs.out, out_stride: qs.outStride, scratch: scratch)
+      out: qs.out, out_stride: qs.outStride, scratch: scratch, lse: lse)
     level.table.pointee.attend(&a)
+  }
+
+  /// One query's attention from `parts` calls over disjoint key ranges (split-K decoding): part
+  /// p's output row is `outputs + p * partStride` (headDim floats) and its log-sum-exp `lse[p *
+  /// lseStride]`. Each part is weighted by its share of the softmax's total, e^(lse_p - max).
+  public static func merge(
+    parts: Int, outputs: UnsafePointer<Float>, partStride: Int, lse: UnsafePointer<Float>, lseStride: Int, headDim: Int,
+    into out: UnsafeMutablePointer<Float>
+  ) {
+    var top = -Float.infinity
+    for p in 0..<parts { top = max(top, lse[p * lseStride]) }
+    out.update(repeating: 0, count: headDim)
+    if top == -.infinity { return }
+    var total: Float = 0
+    for p in 0..<parts {
+      let w = expf(lse[p * lseStride] - top)
+      if w == 0 { continue }
+      total += w
+      let o = outputs + p * partStride
+      for d in 0..<headDim { out[d] += w * o[d] }
+    }
+    let inv = 1 / total
+    for d in 0..<headDim { out[d] *= inv }
   }
 
   /// y[i] = x[i] rounded to binary16 (nearest even), as keys and values enter an f16 cache.

@@ -135,4 +135,90 @@ import Testing
       for i in 0..<count where outStride > hd { #expect(out[i * outStride + hd].isNaN, "query \(i): wrote past its row") }
     }
   }
+
+  /// Split-K decoding: the same queries over disjoint key ranges (block-aligned, mid-block and
+  /// empty ones), merged by their log-sum-exps, give the whole range's output; and each call's
+  /// log-sum-exp is the Double one.
+  @Test(arguments: cases)
+  func splitRangesMergeToWholeRange(_ c: Case) {
+    var rng = Rng(UInt64(c.headDim * 7 + c.blockTokens))
+    let hd = c.headDim, bt = c.blockTokens, length = 70, count = 7
+    let blocks = (length + bt - 1) / bt
+    var keys = rng.normals(blocks * bt * hd, scale: 2), values = rng.normals(blocks * bt * hd)
+    let keys16 = keys.map { hk_f32_to_fp16($0) }, values16 = values.map { hk_f32_to_fp16($0) }
+    if c.f16 {
+      keys = keys16.map { hk_fp16_lookup($0) }
+      values = values16.map { hk_fp16_lookup($0) }
+    }
+    let table = (0..<blocks).map(Int32.init)
+    let q = rng.normals(count * hd)
+    let scale: Float = 1 / Float(hd).squareRoot()
+    var scratch = [Float](repeating: 0, count: Attention.scratchFloats(blockTokens: bt))
+    /// Every query over keys lo...hi: outputs and log-sum-exps.
+    func run(_ lo: Int32, _ hi: Int32) -> ([Float], [Float]) {
+      let los = [Int32](repeating: lo, count: count), his = [Int32](repeating: hi, count: count)
+      var out = [Float](repeating: .nan, count: count * hd), lse = [Float](repeating: .nan, count: count)
+      q.withUnsafeBufferPointer { qp in
+        los.withUnsafeBufferPointer { lp in
+          his.withUnsafeBufferPointer { hp in
+            out.withUnsafeMutableBufferPointer { op in
+              let qs = AttentionQueries(count: count, headDim: hd, q: qp.baseAddress!, stride: hd, lo: lp.baseAddress!,
+                                        hi: hp.baseAddress!, out: op.baseAddress!, outStride: hd)
+              func call(_ k: UnsafeRawPointer, _ v: UnsafeRawPointer) {
+                table.withUnsafeBufferPointer { tp in
+                  scratch.withUnsafeMutableBufferPointer { sp in
+                    lse.withUnsafeMutableBufferPointer { lsp in
+                      Attention.run(qs, table: tp.baseAddress!, blockTokens: bt, keys: k, values: v, blockStride: bt * hd, f16: c.f16,
+                                    scale: scale, scratch: sp.baseAddress!, lse: lsp.baseAddress!, level: c.level)
+                    }
+                  }
+                }
+              }
+              if c.f16 {
+                keys16.withUnsafeBufferPointer { kp in values16.withUnsafeBufferPointer { vp in call(kp.baseAddress!, vp.baseAddress!) } }
+              } else {
+                keys.withUnsafeBufferPointer { kp in values.withUnsafeBufferPointer { vp in call(kp.baseAddress!, vp.baseAddress!) } }
+              }
+            }
+          }
+        }
+      }
+      return (out, lse)
+    }
+    let (whole, wholeLse) = run(0, Int32(length - 1))
+    for i in 0..<count {
+      let scores = (0..<length).map { p in
+        (0..<hd).reduce(0.0) { $0 + Double(q[i * hd + $1]) * Double(keys[p * hd + $1]) } * Double(scale)
+      }
+      let m = scores.max()!
+      let want = m + log(scores.reduce(0.0) { $0 + exp($1 - m) })
+      #expect(abs(Double(wholeLse[i]) - want) < 1e-5 * max(1, abs(want)), "query \(i): lse \(wholeLse[i]) vs \(want)")
+    }
+    let (_, emptyLse) = run(40, 39)
+    #expect(emptyLse.allSatisfy { $0 == -.infinity }, "an empty range's log-sum-exp is -infinity")
+    for cuts in [[0, 32, 64, 70], [0, 13, 14, 40, 40, 70], [0, 69, 70]] {
+      var outs: [Float] = [], lses: [Float] = []
+      for r in 0..<(cuts.count - 1) {
+        let (o, l) = run(Int32(cuts[r]), Int32(cuts[r + 1] - 1))
+        outs += o
+        lses += l
+      }
+      let parts = cuts.count - 1
+      var merged = [Float](repeating: .nan, count: hd)
+      for i in 0..<count {
+        outs.withUnsafeBufferPointer { op in
+          lses.withUnsafeBufferPointer { lp in
+            merged.withUnsafeMutableBufferPointer {
+              Attention.merge(parts: parts, outputs: op.baseAddress! + i * hd, partStride: count * hd, lse: lp.baseAddress! + i,
+                              lseStride: count, headDim: hd, into: $0.baseAddress!)
+            }
+          }
+        }
+        for d in 0..<hd {
+          let w = whole[i * hd + d]
+          #expect(abs(merged[d] - w) <= 1e-5 * max(1, abs(w)), "cuts \(cuts) query \(i) dim \(d): \(merged[d]) vs \(w)")
+        }
+      }
+    }
+  }
 }

@@ -124,6 +124,8 @@ typedef struct {
   float *out;                    // nq rows of hd floats, out_stride apart
   size_t out_stride;
   float *scratch;                // hk_attend_scratch_floats(block_tokens) floats
+  float *lse;                    // NULL, or nq floats: each query's log Σ e^score (-INFINITY for an
+                                 // empty range), so that calls over disjoint key ranges can be merged
 } hk_attention;
 
 /// Floats of scratch one attention call needs.
