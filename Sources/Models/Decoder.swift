@@ -105,8 +105,7 @@ enum Decoder {
     let c = s.config, hd = c.headDim, bt = cache.blockTokens, n = batch.count
     let group = c.heads / c.kvHeads
     let (scratch, scratchFloats) = s.attentionScratch(blockTokens: bt)
-    let keys = UnsafeRawPointer(cache.keys[layer]), values = UnsafeRawPointer(cache.values[layer])
-    let headBytes = bt * hd * cache.precision.bytes, f16 = cache.precision == .f16
+    let f16 = cache.precision == .f16
     let byGroup = n < 4 && group > 1
     for i in 0..<n {
       let p = Int32(batch.positions[i]), lo = Int32(window.map { max(0, Int(p) - $0 + 1) } ?? 0)
@@ -118,6 +117,14 @@ enum Decoder {
       }
     }
     if byGroup {
+      var longest = 0
+      for i in 0..<n { longest = max(longest, Int(s.attnHi[i * group]) - Int(s.attnLo[i * group]) + 1) }
+      let splits = attentionSplits(keys: longest, pairs: n * c.kvHeads, threads: s.pool.threads, minKeys: s.splitMinKeys,
+                                   minRange: s.splitMinRange)
+      if splits > 1 {
+        splitAttend(splits: splits, layer: layer, batch, cache: cache, state: s)
+        return
+      }
       // With fewer (token, KV head) pairs than threads (Gemma 3 has one KV head), a group's heads
       // are split between tasks so that every thread has work.
       let pairs = n * c.kvHeads, parts = min(group, max(1, (s.pool.threads + pairs - 1) / pairs))
@@ -129,7 +136,7 @@ enum Decoder {
           count: h1 - h0, headDim: hd, q: s.q + i * c.qDim + first * hd, stride: hd, lo: s.attnLo + i * group,
           hi: s.attnHi + i * group, out: s.att + i * c.qDim + first * hd, outStride: hd)
         s.tables[i].withUnsafeBufferPointer { t in
-          Attention.run(qs, table: t.baseAddress!, blockTokens: bt, keys: keys + g * headBytes, values: values + g * headBytes,
+          Attention.run(qs, table: t.baseAddress!, blockTokens: bt, keys: cache.headKeys(layer, g), values: cache.headValues(layer, g),
                         blockStride: cache.blockStride, f16: f16, scale: c.attentionScale, scratch: scratch + thread * scratchFloats)
         }
       }
@@ -149,8 +156,61 @@ enum Decoder {
         count: count, headDim: hd, q: s.q + t0 * c.qDim + h * hd, stride: c.qDim, lo: s.attnLo + t0, hi: s.attnHi + t0,
         out: s.att + t0 * c.qDim + h * hd, outStride: c.qDim)
       s.tables[t0].withUnsafeBufferPointer { t in
-        Attention.run(qs, table: t.baseAddress!, blockTokens: bt, keys: keys + g * headBytes, values: values + g * headBytes,
+        Attention.run(qs, table: t.baseAddress!, blockTokens: bt, keys: cache.headKeys(layer, g), values: cache.headValues(layer, g),
                       blockStride: cache.blockStride, f16: f16, scale: c.attentionScale, scratch: scratch + thread * scratchFloats)
+      }
+    }
+  }
+
+  /// How many key ranges to cut each decode (token, KV head) pair's keys into. Short contexts:
+  /// one task per pair (or per part of a group's heads). From `minKeys` (512) keys, where reading
+  /// the cache dominates: ranges of at least `minRange` (256) keys, enough of them that the tasks
+  /// split evenly over the threads, each range read by one task only.
+  static func attentionSplits(keys: Int, pairs: Int, threads: Int, minKeys: Int = 512, minRange: Int = 256) -> Int {
+    if threads == 1 || keys < minKeys { return 1 }
+    var splits = max(2, (2 * threads + pairs - 1) / pairs)
+    while (pairs * splits) % threads != 0 { splits += 1 }
+    return max(1, min(splits, ForwardState.maxAttnSplits, keys / minRange))
+  }
+
+  /// Split-K decode attention: each (split, token, KV head) task runs the group's query heads
+  /// over its own range of whole cache blocks and keeps its log-sum-exps; the ranges' outputs are
+  /// then merged by their softmax weights into state.att.
+  static func splitAttend(splits: Int, layer: Int, _ batch: Batch, cache: KVCache, state s: ForwardState) {
+    let c = s.config, hd = c.headDim, bt = cache.blockTokens, n = batch.count, group = c.heads / c.kvHeads
+    let (scratch, scratchFloats) = s.attentionScratch(blockTokens: bt)
+    let f16 = cache.precision == .f16
+    // Row (split k, token i) of the split buffers.
+    func row(_ k: Int, _ i: Int) -> Int { k * 4 + i }
+    for i in 0..<n {
+      let lo = Int(s.attnLo[i * group]), hi = Int(s.attnHi[i * group])
+      let b0 = lo / bt, blocks = hi / bt - b0 + 1
+      for k in 0..<splits {
+        // Whole blocks b0 + blocks*k/splits ..< b0 + blocks*(k+1)/splits; empty when blocks < splits.
+        let first = b0 + blocks * k / splits, end = b0 + blocks * (k + 1) / splits
+        let rlo = Int32(max(lo, first * bt)), rhi = Int32(min(hi, end * bt - 1))
+        let base = row(k, i) * c.heads
+        for h in 0..<c.heads { s.splitLo[base + h] = rlo; s.splitHi[base + h] = rhi }
+      }
+    }
+    s.pool.run(tasks: n * c.kvHeads * splits) { task, thread in
+      let k = task % splits, pair = task / splits, i = pair / c.kvHeads, g = pair % c.kvHeads
+      let head = row(k, i) * c.heads + g * group
+      let qs = AttentionQueries(
+        count: group, headDim: hd, q: s.q + i * c.qDim + g * group * hd, stride: hd, lo: s.splitLo + head,
+        hi: s.splitHi + head, out: s.splitOut + head * hd, outStride: hd)
+      s.tables[i].withUnsafeBufferPointer { t in
+        Attention.run(qs, table: t.baseAddress!, blockTokens: bt, keys: cache.headKeys(layer, g), values: cache.headValues(layer, g),
+                      blockStride: cache.blockStride, f16: f16, scale: c.attentionScale, scratch: scratch + thread * scratchFloats,
+                      lse: s.splitLse + head)
+      }
+    }
+    let stride = row(1, 0) * c.heads
+    for i in 0..<n {
+      for h in 0..<c.heads {
+        let head = row(0, i) * c.heads + h
+        Attention.merge(parts: splits, outputs: s.splitOut + head * hd, partStride: stride * hd, lse: s.splitLse + head,
+                        lseStride: stride, headDim: hd, into: s.att + i * c.qDim + h * hd)
       }
     }
   }

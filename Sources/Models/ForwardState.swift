@@ -36,6 +36,18 @@ public final class ForwardState: @unchecked Sendable {
   let attnHi: UnsafeMutablePointer<Int32>  // [B * heads]
   /// Start of each run of batch tokens that attention processes together (same sequence).
   let attnRuns: UnsafeMutablePointer<Int32>  // [B + 1]
+  /// Split-K decoding (long contexts): each (token, KV head)'s keys cut into up to
+  /// `maxAttnSplits` ranges, one task each; their key ranges, outputs and log-sum-exps, indexed
+  /// by (split, token < 4, query head), wait here to be merged.
+  static let maxAttnSplits = 8
+  /// Decode attention splits from this many keys, into ranges of at least `splitMinRange` (the
+  /// tiny test models lower both to exercise the path within their 64-token context).
+  var splitMinKeys = 512
+  var splitMinRange = 256
+  let splitLo: UnsafeMutablePointer<Int32>  // [maxAttnSplits, 4, heads]
+  let splitHi: UnsafeMutablePointer<Int32>  // [maxAttnSplits, 4, heads]
+  let splitOut: UnsafeMutablePointer<Float>  // [maxAttnSplits, 4, heads * headDim]
+  let splitLse: UnsafeMutablePointer<Float>  // [maxAttnSplits, 4, heads]
   /// Per-thread scratch of the attention kernel, sized for the cache's block length on first use.
   private(set) var attnScratch: UnsafeMutablePointer<Float>?
   private(set) var attnScratchFloats = 0
@@ -75,6 +87,11 @@ public final class ForwardState: @unchecked Sendable {
     attnLo = .allocate(capacity: b * c.heads)
     attnHi = .allocate(capacity: b * c.heads)
     attnRuns = .allocate(capacity: b + 1)
+    let splitRows = Self.maxAttnSplits * 4
+    splitLo = .allocate(capacity: splitRows * c.heads)
+    splitHi = .allocate(capacity: splitRows * c.heads)
+    splitOut = alloc(splitRows * c.qDim)
+    splitLse = alloc(splitRows * c.heads)
     allocations = allocs
     let widest = max(c.dim, c.qDim, c.ffnDim)
     workspace = KernelWorkspace(maxTokens: b, maxCols: widest, threads: pool)
@@ -86,6 +103,8 @@ public final class ForwardState: @unchecked Sendable {
     attnLo.deallocate()
     attnHi.deallocate()
     attnRuns.deallocate()
+    splitLo.deallocate()
+    splitHi.deallocate()
     attnScratch?.deallocate()
   }
 

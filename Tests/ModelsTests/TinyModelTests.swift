@@ -107,6 +107,54 @@ func allLogits(_ model: any LanguageModel, _ tokens: [Int], chunk: Int, mode: Ke
     #expect(maxDiff < 0.005 * scale, "\(arch): f16 vs f32 cache, max |logit difference| \(maxDiff), largest logit \(scale)")
   }
 
+  /// Split-K decode attention (each KV head's keys cut into ranges run as separate tasks, then
+  /// merged) gives the logits of one task per head: thresholds lowered so that the tiny models'
+  /// 64-token context reaches it.
+  @Test(arguments: ["llama", "qwen2", "gemma3"])
+  func splitDecodeAttentionMatchesWhole(_ arch: String) throws {
+    guard let (model, ref) = try loadTiny(arch) else { return }
+    let tokens = Array((ref.tokens + ref.tokens + ref.tokens + ref.tokens).prefix(60))
+    func decode(split: Bool, mode: KernelMode) throws -> [[Float]] {
+      let state = model.makeState(maxBatch: 16, maxOutputs: 16, mode: mode, pool: ThreadPool(threads: 2))
+      if split { state.splitMinKeys = 8; state.splitMinRange = 4 }
+      let cache = model.makeCache(maxTokens: 64, blockTokens: 4, mode: mode)
+      let seq = cache.createSequence()
+      var batch = Batch(capacity: 16), out: [[Float]] = []
+      for p in 0..<16 { batch.add(token: tokens[p], position: p, sequence: seq, logits: false) }
+      _ = try model.forward(batch, cache: cache, state: state)
+      for p in 16..<tokens.count {
+        batch.clear()
+        batch.add(token: tokens[p], position: p, sequence: seq, logits: true)
+        #expect(try model.forward(batch, cache: cache, state: state) == 1)
+        out.append(Array(state.logitsRow(0)))
+      }
+      return out
+    }
+    #expect(Decoder.attentionSplits(keys: 60, pairs: model.config.kvHeads, threads: 2, minKeys: 8, minRange: 4) > 1)
+    for mode in [KernelMode.exact, .fast] {
+      let whole = try decode(split: false, mode: mode), split = try decode(split: true, mode: mode)
+      var maxDiff: Float = 0, scale: Float = 0
+      for (a, b) in zip(whole, split) {
+        for (x, y) in zip(a, b) { maxDiff = max(maxDiff, abs(x - y)); scale = max(scale, abs(x)) }
+      }
+      // Exact mode: float rounding only. Fast mode quantizes each layer's input to 16 bits, so a
+      // last-bit change in attention can flip a rounding there: still far inside its own 4 % bound.
+      let tolerance: Float = mode == .exact ? 1e-5 : 5e-4
+      #expect(maxDiff <= tolerance * max(1, scale), "\(arch) \(mode): split vs whole attention, max |logit difference| \(maxDiff)")
+    }
+  }
+
+  /// Splits: none for short contexts or one thread; an even share per thread; ranges of at
+  /// least the minimum; never more than the buffers hold.
+  @Test func attentionSplitCounts() {
+    #expect(Decoder.attentionSplits(keys: 511, pairs: 3, threads: 2) == 1)
+    #expect(Decoder.attentionSplits(keys: 4096, pairs: 3, threads: 1) == 1)
+    #expect(Decoder.attentionSplits(keys: 2048, pairs: 3, threads: 2) == 2)
+    #expect(Decoder.attentionSplits(keys: 2048, pairs: 1, threads: 2) == 4)
+    #expect(Decoder.attentionSplits(keys: 600, pairs: 1, threads: 2) == 2)
+    #expect(Decoder.attentionSplits(keys: 100_000, pairs: 1, threads: 16) == ForwardState.maxAttnSplits)
+  }
+
   /// Two sequences interleaved in one batch give the same logits as each run alone: continuous
   /// batching must not mix sequences.
   @Test(arguments: ["llama", "gemma3"])
