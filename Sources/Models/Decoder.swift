@@ -18,6 +18,7 @@ enum Decoder {
     }
     state.tables.removeAll(keepingCapacity: true)
     for s in batch.sequences { state.tables.append(cache.blocks(of: s)) }
+    state.flattenTables(batch)
   }
 
   /// Marks the batch's positions as filled.
@@ -106,6 +107,10 @@ enum Decoder {
     let group = c.heads / c.kvHeads
     let (scratch, scratchFloats) = s.attentionScratch(blockTokens: bt)
     let f16 = cache.precision == .f16
+    // A head's rows of block 0 (the cache keeps each head's blocks together); read here, not in
+    // the tasks, which would retain and release the cache's arrays.
+    let keys = cache.headKeys(layer, 0), values = cache.headValues(layer, 0)
+    let headBytes = cache.headStride * cache.precision.bytes
     let byGroup = n < 4 && group > 1
     for i in 0..<n {
       let p = Int32(batch.positions[i]), lo = Int32(window.map { max(0, Int(p) - $0 + 1) } ?? 0)
@@ -135,10 +140,9 @@ enum Decoder {
         let qs = AttentionQueries(
           count: h1 - h0, headDim: hd, q: s.q + i * c.qDim + first * hd, stride: hd, lo: s.attnLo + i * group,
           hi: s.attnHi + i * group, out: s.att + i * c.qDim + first * hd, outStride: hd)
-        s.tables[i].withUnsafeBufferPointer { t in
-          Attention.run(qs, table: t.baseAddress!, blockTokens: bt, keys: cache.headKeys(layer, g), values: cache.headValues(layer, g),
-                        blockStride: cache.blockStride, f16: f16, scale: c.attentionScale, scratch: scratch + thread * scratchFloats)
-        }
+        Attention.run(qs, table: s.tableData + s.tableStart[i], blockTokens: bt, keys: keys + g * headBytes,
+                      values: values + g * headBytes, blockStride: cache.blockStride, f16: f16, scale: c.attentionScale,
+                      scratch: scratch + thread * scratchFloats)
       }
       return
     }
@@ -155,10 +159,9 @@ enum Decoder {
       let qs = AttentionQueries(
         count: count, headDim: hd, q: s.q + t0 * c.qDim + h * hd, stride: c.qDim, lo: s.attnLo + t0, hi: s.attnHi + t0,
         out: s.att + t0 * c.qDim + h * hd, outStride: c.qDim)
-      s.tables[t0].withUnsafeBufferPointer { t in
-        Attention.run(qs, table: t.baseAddress!, blockTokens: bt, keys: cache.headKeys(layer, g), values: cache.headValues(layer, g),
-                      blockStride: cache.blockStride, f16: f16, scale: c.attentionScale, scratch: scratch + thread * scratchFloats)
-      }
+      Attention.run(qs, table: s.tableData + s.tableStart[t0], blockTokens: bt, keys: keys + g * headBytes,
+                    values: values + g * headBytes, blockStride: cache.blockStride, f16: f16, scale: c.attentionScale,
+                    scratch: scratch + thread * scratchFloats)
     }
   }
 
@@ -180,6 +183,10 @@ enum Decoder {
     let c = s.config, hd = c.headDim, bt = cache.blockTokens, n = batch.count, group = c.heads / c.kvHeads
     let (scratch, scratchFloats) = s.attentionScratch(blockTokens: bt)
     let f16 = cache.precision == .f16
+    // A head's rows of block 0 (the cache keeps each head's blocks together); read here, not in
+    // the tasks, which would retain and release the cache's arrays.
+    let keys = cache.headKeys(layer, 0), values = cache.headValues(layer, 0)
+    let headBytes = cache.headStride * cache.precision.bytes
     // Row (split k, token i) of the split buffers.
     func row(_ k: Int, _ i: Int) -> Int { k * 4 + i }
     for i in 0..<n {
@@ -199,11 +206,9 @@ enum Decoder {
       let qs = AttentionQueries(
         count: group, headDim: hd, q: s.q + i * c.qDim + g * group * hd, stride: hd, lo: s.splitLo + head,
         hi: s.splitHi + head, out: s.splitOut + head * hd, outStride: hd)
-      s.tables[i].withUnsafeBufferPointer { t in
-        Attention.run(qs, table: t.baseAddress!, blockTokens: bt, keys: cache.headKeys(layer, g), values: cache.headValues(layer, g),
-                      blockStride: cache.blockStride, f16: f16, scale: c.attentionScale, scratch: scratch + thread * scratchFloats,
-                      lse: s.splitLse + head)
-      }
+      Attention.run(qs, table: s.tableData + s.tableStart[i], blockTokens: bt, keys: keys + g * headBytes,
+                    values: values + g * headBytes, blockStride: cache.blockStride, f16: f16, scale: c.attentionScale,
+                    scratch: scratch + thread * scratchFloats, lse: s.splitLse + head)
     }
     let stride = row(1, 0) * c.heads
     for i in 0..<n {

@@ -53,6 +53,12 @@ public final class ForwardState: @unchecked Sendable {
   private(set) var attnScratchFloats = 0
   /// Block tables of the batch's tokens, refreshed each step (capacity kept).
   var tables: [[Int32]] = []
+  /// The same tables flattened (token i's starts at `tableStart[i]`; tokens of one sequence in a
+  /// row share theirs), for the attention tasks: reading `tables[i]` there retained and released
+  /// the array, an atomic on one cache line that the threads fought over.
+  private(set) var tableData: UnsafeMutablePointer<Int32>
+  private var tableCapacity = 0
+  let tableStart: UnsafeMutablePointer<Int>  // [B]
 
   private var allocations: [UnsafeMutablePointer<Float>] = []
 
@@ -96,6 +102,31 @@ public final class ForwardState: @unchecked Sendable {
     let widest = max(c.dim, c.qDim, c.ffnDim)
     workspace = KernelWorkspace(maxTokens: b, maxCols: widest, threads: pool)
     tables.reserveCapacity(b)
+    tableData = .allocate(capacity: 1)
+    tableStart = .allocate(capacity: b)
+  }
+
+  /// Copies `tables` into `tableData` (growing it when a longer context comes along).
+  func flattenTables(_ batch: Batch) {
+    var total = 0
+    for i in tables.indices where i == 0 || batch.sequences[i] != batch.sequences[i - 1] { total += tables[i].count }
+    if total > tableCapacity {
+      tableData.deallocate()
+      tableCapacity = max(total, 2 * tableCapacity)
+      tableData = .allocate(capacity: tableCapacity)
+    }
+    var at = 0
+    for i in tables.indices {
+      if i > 0 && batch.sequences[i] == batch.sequences[i - 1] {
+        tableStart[i] = tableStart[i - 1]
+        continue
+      }
+      tableStart[i] = at
+      tables[i].withUnsafeBufferPointer { t in
+        if let base = t.baseAddress { (tableData + at).update(from: base, count: t.count) }
+      }
+      at += tables[i].count
+    }
   }
 
   deinit {
@@ -105,6 +136,8 @@ public final class ForwardState: @unchecked Sendable {
     attnRuns.deallocate()
     splitLo.deallocate()
     splitHi.deallocate()
+    tableData.deallocate()
+    tableStart.deallocate()
     attnScratch?.deallocate()
   }
 
