@@ -98,10 +98,11 @@ enum Decoder {
   }
 
   /// att[t, h] = softmax(q[t, h] · K[0...pos]ᵀ · scale) · V over the token's own sequence
-  /// (causal; limited to the last `window` positions on sliding-window layers). Few tokens
-  /// (decode): one kernel call per (token, KV head) with the group's query heads together, so
-  /// each key row serves them all. Many tokens (prompts): one call per (head, run of up to 16
-  /// tokens of one sequence), so each key row serves the run's tokens.
+  /// (causal; limited to the last `window` positions on sliding-window layers). A decode step
+  /// (every token of its own sequence, however many sequences are batched): one kernel call per
+  /// (token, KV head) with the group's query heads together, so each key row serves them all.
+  /// Otherwise (prompts): one call per (head, run of up to 16 tokens of one sequence), so each
+  /// key row serves the run's tokens.
   static func attend(layer: Int, _ batch: Batch, cache: KVCache, state s: ForwardState, window: Int?) {
     let c = s.config, hd = c.headDim, bt = cache.blockTokens, n = batch.count
     let group = c.heads / c.kvHeads
@@ -111,7 +112,16 @@ enum Decoder {
     // the tasks, which would retain and release the cache's arrays.
     let keys = cache.headKeys(layer, 0), values = cache.headValues(layer, 0)
     let headBytes = cache.headStride * cache.precision.bytes
-    let byGroup = n < 4 && group > 1
+    // Runs: consecutive tokens of one sequence, at most 16 each.
+    var runs = 0
+    for i in 0..<n where i == 0 || batch.sequences[i] != batch.sequences[i - 1] || i - Int(s.attnRuns[runs - 1]) >= 16 {
+      s.attnRuns[runs] = Int32(i)
+      runs += 1
+    }
+    s.attnRuns[runs] = Int32(n)
+    // Per head instead, a batch of decoding sequences read each KV head's keys once per query
+    // head of its group (3-7x the bytes, with contexts long enough to matter).
+    let byGroup = runs == n && group > 1
     for i in 0..<n {
       let p = Int32(batch.positions[i]), lo = Int32(window.map { max(0, Int(p) - $0 + 1) } ?? 0)
       if byGroup {
@@ -124,8 +134,9 @@ enum Decoder {
     if byGroup {
       var longest = 0
       for i in 0..<n { longest = max(longest, Int(s.attnHi[i * group]) - Int(s.attnLo[i * group]) + 1) }
-      let splits = attentionSplits(keys: longest, pairs: n * c.kvHeads, threads: s.pool.threads, minKeys: s.splitMinKeys,
-                                   minRange: s.splitMinRange)
+      // (The split buffers hold four tokens; more tokens make enough tasks without splitting.)
+      let splits = n > 4 ? 1 : attentionSplits(keys: longest, pairs: n * c.kvHeads, threads: s.pool.threads,
+                                               minKeys: s.splitMinKeys, minRange: s.splitMinRange)
       if splits > 1 {
         splitAttend(splits: splits, layer: layer, batch, cache: cache, state: s)
         return
@@ -146,13 +157,6 @@ enum Decoder {
       }
       return
     }
-    // Runs: consecutive tokens of one sequence, at most 16 each.
-    var runs = 0
-    for i in 0..<n where i == 0 || batch.sequences[i] != batch.sequences[i - 1] || i - Int(s.attnRuns[runs - 1]) >= 16 {
-      s.attnRuns[runs] = Int32(i)
-      runs += 1
-    }
-    s.attnRuns[runs] = Int32(n)
     s.pool.run(tasks: runs * c.heads) { task, thread in
       let r = task / c.heads, h = task % c.heads, g = h / group
       let t0 = Int(s.attnRuns[r]), count = Int(s.attnRuns[r + 1]) - t0

@@ -155,6 +155,27 @@ func allLogits(_ model: any LanguageModel, _ tokens: [Int], chunk: Int, mode: Ke
     #expect(Decoder.attentionSplits(keys: 100_000, pairs: 1, threads: 16) == ForwardState.maxAttnSplits)
   }
 
+  /// Five sequences decoding in one batch (each token its own sequence: the grouped attention
+  /// path, whatever the batch size) give each sequence's logits alone.
+  @Test(arguments: ["llama", "qwen2", "gemma3"])
+  func batchedDecodeMatchesAlone(_ arch: String) throws {
+    guard let (model, ref) = try loadTiny(arch) else { return }
+    let prompts = (0..<5).map { r in Array(ref.tokens[r...] + ref.tokens[..<r]) }
+    let alone = try prompts.map { try allLogits(model, $0, chunk: 1, mode: .exact) }
+    let state = model.makeState(maxBatch: 8, maxOutputs: 8, mode: .exact, pool: ThreadPool(threads: 2))
+    let cache = model.makeCache(maxTokens: 5 * 64, blockTokens: 4, mode: .exact)
+    let seqs = prompts.map { _ in cache.createSequence() }
+    var batch = Batch(capacity: 8)
+    for p in 0..<ref.tokens.count {
+      batch.clear()
+      for (s, prompt) in zip(seqs, prompts) { batch.add(token: prompt[p], position: p, sequence: s, logits: true) }
+      #expect(try model.forward(batch, cache: cache, state: state) == 5)
+      for k in 0..<5 {
+        for (a, b) in zip(alone[k][p], state.logitsRow(k)) { #expect(abs(a - b) < 1e-4, "\(arch) sequence \(k) position \(p)") }
+      }
+    }
+  }
+
   /// Two sequences interleaved in one batch give the same logits as each run alone: continuous
   /// batching must not mix sequences.
   @Test(arguments: ["llama", "gemma3"])
