@@ -5,13 +5,16 @@ import Models
 /// llama-bench's two measurements, so figures compare one to one: prompt processing (pp: one
 /// batch of `pp` tokens) and generation (tg: `tg` tokens decoded one at a time), each after
 /// `depth` tokens already in the KV cache (llama-bench's `-d`; 0, an empty cache, by default).
-/// Each is repeated and reported as median and spread.
+/// Each is repeated and reported as median and spread. With `sequences` > 1, tg decodes that
+/// many sequences together (batched decoding, as a server under load does; each at `depth`, the
+/// whole blocks of which they share as a common prefix) and counts every sequence's tokens.
 public struct BenchmarkResult: Sendable, Codable {
   public var model: String
   public var threads: Int
   public var pp: Int
   public var tg: Int
   public var depth: Int
+  public var sequences: Int
   public var ppTPS: Double
   public var tgTPS: Double
   public var ppTPSRuns: [Double]
@@ -22,7 +25,7 @@ public struct BenchmarkResult: Sendable, Codable {
   public var kvCache: String
 
   enum CodingKeys: String, CodingKey {
-    case model, threads, pp, tg, depth, kernels, kvCache = "kv_cache"
+    case model, threads, pp, tg, depth, sequences, kernels, kvCache = "kv_cache"
     case ppTPS = "pp_tps", tgTPS = "tg_tps", ppTPSRuns = "pp_tps_runs", tgTPSRuns = "tg_tps_runs"
     case loadSeconds = "load_s", rssBytes = "rss_bytes"
   }
@@ -40,8 +43,10 @@ public enum BenchmarkError: Error, CustomStringConvertible {
 
 public enum Benchmark {
   public static func run(
-    path: String, threads: Int, pp: Int, tg: Int, depth: Int = 0, reps: Int, mode: KernelMode = .fast, kv: KVPrecision? = nil
+    path: String, threads: Int, pp: Int, tg: Int, depth: Int = 0, sequences: Int = 1, reps: Int, mode: KernelMode = .fast,
+    kv: KVPrecision? = nil
   ) throws -> BenchmarkResult {
+    precondition(sequences >= 1, "Benchmark.run: sequences must be at least 1")
     let start = Date()
     let model = try Architectures.load(path: path)
     let context = model.config.contextLength
@@ -49,9 +54,14 @@ public enum Benchmark {
       throw BenchmarkError.beyondContext(tokens: depth + max(pp, tg), context: context)
     }
     let pool = ThreadPool(threads: threads)
-    let maxBatch = max(pp, min(depth, 512), 1)
-    let state = model.makeState(maxBatch: maxBatch, maxOutputs: 1, mode: mode, pool: pool)
-    let cache = model.makeCache(maxTokens: depth + max(pp, tg) + 1, mode: mode, precision: kv)
+    let maxBatch = max(pp, min(depth, 512), sequences)
+    let state = model.makeState(maxBatch: maxBatch, maxOutputs: sequences, mode: mode, pool: pool)
+    // The other sequences share the depth's whole blocks: each needs room for its own partial
+    // block and its tg tokens only.
+    let blockTokens = 32
+    let cache = model.makeCache(
+      maxTokens: depth + max(pp, tg) + 1 + (sequences - 1) * (tg + 2 * blockTokens), blockTokens: blockTokens, mode: mode,
+      precision: kv)
     let load = Date().timeIntervalSince(start)
 
     var rng = SeededGenerator(seed: 42)
@@ -73,6 +83,22 @@ public enum Benchmark {
       filled += n
     }
 
+    // The other sequences: the depth's whole blocks shared, its last partial block's tokens their own.
+    let shared = depth / blockTokens
+    var others: [Int] = []
+    defer { for s in others { cache.removeSequence(s) } }
+    for _ in 1..<sequences {
+      let s = cache.createSequence()
+      others.append(s)
+      cache.adopt(s, blocks: Array(cache.blocks(of: seq).prefix(shared)), length: shared * blockTokens)
+      if depth > shared * blockTokens {
+        batch.clear()
+        for p in (shared * blockTokens)..<depth { batch.add(token: Int(rng.next() % UInt64(vocab)), position: p, sequence: s, logits: false) }
+        _ = try model.forward(batch, cache: cache, state: state)
+      }
+    }
+    let all = [seq] + others
+
     func prompt() throws -> Double {
       cache.truncate(seq, to: depth)
       batch.clear()
@@ -83,16 +109,16 @@ public enum Benchmark {
     }
 
     func generate() throws -> Double {
-      cache.truncate(seq, to: depth)
-      var token = Int(rng.next() % UInt64(vocab))
+      for s in all { cache.truncate(s, to: depth) }
+      var tokens = all.map { _ in Int(rng.next() % UInt64(vocab)) }
       let t0 = DispatchTime.now().uptimeNanoseconds
       for p in 0..<tg {
         batch.clear()
-        batch.add(token: token, position: depth + p, sequence: seq, logits: true)
+        for (s, t) in zip(all, tokens) { batch.add(token: t, position: depth + p, sequence: s, logits: true) }
         _ = try model.forward(batch, cache: cache, state: state)
-        token = Sampler.argmax(state.logitsRow(0))
+        for i in tokens.indices { tokens[i] = Sampler.argmax(state.logitsRow(i)) }
       }
-      return Double(tg) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+      return Double(tg * sequences) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
     }
 
     // One untimed warm-up of each, as llama-bench does.
@@ -104,7 +130,7 @@ public enum Benchmark {
       if tg > 0 { tgRuns.append(try generate()) }
     }
     return BenchmarkResult(
-      model: URL(fileURLWithPath: path).lastPathComponent, threads: threads, pp: pp, tg: tg, depth: depth,
+      model: URL(fileURLWithPath: path).lastPathComponent, threads: threads, pp: pp, tg: tg, depth: depth, sequences: sequences,
       ppTPS: median(ppRuns), tgTPS: median(tgRuns), ppTPSRuns: ppRuns, tgTPSRuns: tgRuns,
       loadSeconds: load, rssBytes: peakRSS(), kernels: state.workspace.level.description,
       kvCache: cache.precision.rawValue)

@@ -14,6 +14,8 @@ struct Bench: ParsableCommand {
   @Option(parsing: .unconditional, help: "Tokens generated one at a time (0: skip).") var tg: Int = 128
   @Option(parsing: .unconditional, help: "Tokens already in the KV cache before each pp and tg run, as llama-bench's -d.")
   var depth: Int = 0
+  @Option(parsing: .unconditional, help: "Sequences decoding together in tg (batched decoding, as a server under load); tg t/s counts them all.")
+  var sequences: Int = 1
   @Option(parsing: .unconditional, help: "Repetitions; the median is reported.") var reps: Int = 5
   @Flag(help: "Exact mode (reference kernels).") var exact = false
   @Option(name: .customLong("kv-cache-type"), help: "Keys and values in the KV cache: f16 or f32 (default: f16; f32 with --exact).")
@@ -26,6 +28,7 @@ struct Bench: ParsableCommand {
     if depth < 0 || depth > 131_072 { throw ValidationError("--depth must be between 0 and 131072") }
     if pp == 0 && tg == 0 { throw ValidationError("--pp and --tg cannot both be 0") }
     if !(1...100).contains(reps) { throw ValidationError("--reps must be between 1 and 100") }
+    if !(1...256).contains(sequences) { throw ValidationError("--sequences must be between 1 and 256") }
     if let t = threads, !(1...256).contains(t) { throw ValidationError("--threads must be between 1 and 256") }
   }
 
@@ -34,8 +37,8 @@ struct Bench: ParsableCommand {
     let n = threads ?? ProcessInfo.processInfo.activeProcessorCount
     let r: BenchmarkResult
     do {
-      r = try Benchmark.run(path: model, threads: n, pp: pp, tg: tg, depth: depth, reps: reps, mode: exact ? .exact : .fast,
-                            kv: kvCacheType)
+      r = try Benchmark.run(path: model, threads: n, pp: pp, tg: tg, depth: depth, sequences: sequences, reps: reps,
+                            mode: exact ? .exact : .fast, kv: kvCacheType)
     } catch { fail("\(model): \(error)") }
     if json {
       let enc = JSONEncoder()
@@ -44,7 +47,7 @@ struct Bench: ParsableCommand {
       return
     }
     print("model: \(r.model)   threads: \(r.threads)   kernels: \(r.kernels) (\(CPUFeatures.current))"
-      + "   kv cache: \(r.kvCache)" + (depth > 0 ? "   depth: \(depth)" : ""))
+      + "   kv cache: \(r.kvCache)" + (depth > 0 ? "   depth: \(depth)" : "") + (sequences > 1 ? "   sequences: \(sequences)" : ""))
     print(String(format: "load: %.3f s   peak RSS: %@", r.loadSeconds, formatBytes(r.rssBytes)))
     // llama-bench's label for a test at depth: "tg128 @ d4096".
     let depthLabel = (depth > 0 ? " @ d\(depth)" : "") as NSString
@@ -53,7 +56,9 @@ struct Bench: ParsableCommand {
                    r.ppTPSRuns.map { String(format: "%.1f", $0) }.joined(separator: " ")))
     }
     if tg > 0 {
-      print(String(format: "tg%-5d%@ %9.2f ± %.2f t/s   runs: %@", tg, depthLabel, r.tgTPS, Benchmark.stddev(r.tgTPSRuns),
+      // llama-batched-bench's habit: the sequences beside the test's name.
+      let tgLabel = (depthLabel as String) + (sequences > 1 ? " x\(sequences)" : "") as NSString
+      print(String(format: "tg%-5d%@ %9.2f ± %.2f t/s   runs: %@", tg, tgLabel, r.tgTPS, Benchmark.stddev(r.tgTPSRuns),
                    r.tgTPSRuns.map { String(format: "%.1f", $0) }.joined(separator: " ")))
     }
   }

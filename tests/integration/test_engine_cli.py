@@ -501,6 +501,22 @@ def test_bench_depth_and_kv_cache_type_reach_the_json():
 
 
 @pytest.mark.skipif(not os.path.exists(SMOL), reason="needs the SmolLM2 model (HEARTH_MODELS)")
+def test_bench_sequences_decode_together():
+    # Batched decoding: 4 sequences at a depth that is not a whole number of cache blocks (they
+    # share the whole ones), tg counting all of them.
+    r = ok("bench", "--model", SMOL, "--threads", "2", "--pp", "0", "--tg", "8", "--reps", "1", "--depth", "70",
+           "--sequences", "4", "--json")
+    j = json.loads(r.out.strip().splitlines()[-1])
+    assert j["sequences"] == 4 and j["depth"] == 70 and j["tg_tps"] > 0, j
+    one = json.loads(ok("bench", "--model", SMOL, "--threads", "1", "--pp", "4", "--tg", "2", "--reps", "1", "--json").out.strip().splitlines()[-1])
+    assert one["sequences"] == 1, one
+    text = ok("bench", "--model", SMOL, "--threads", "1", "--pp", "0", "--tg", "2", "--reps", "1", "--sequences", "3").out
+    assert "sequences: 3" in text and re.search(r"^tg2 +x3 ", text, re.MULTILINE), text
+    bad = hearth("bench", "--model", SMOL, "--sequences", "0")
+    assert bad.code != 0 and "--sequences must be between 1 and 256" in bad.err, bad.err
+
+
+@pytest.mark.skipif(not os.path.exists(SMOL), reason="needs the SmolLM2 model (HEARTH_MODELS)")
 @pytest.mark.parametrize("args,message", [
     (["bench", "--depth", "9000", "--pp", "0", "--tg", "8"], r"--depth plus the longer of --pp and --tg is 9008 tokens, beyond the model's context of 8192"),
     (["bench", "--depth", "-1"], r"--depth must be between 0 and 131072"),
