@@ -155,38 +155,23 @@ AVX2_INLINE float max_range(const float *S, int a0, int a1) {
 }
 
 /// out_i[d, d + 8 CH) += Σ_j w_ij v_j over keys j0..j1: each value chunk is loaded (and widened)
-/// once for all NQ queries; keys alternate between JU sets of sums, so that NQ * CH * JU FMA
-/// chains are independent (the FMA latency, not the pipes, is otherwise the limit).
-AVX2_INLINE void values_pass(float *const o[QT], const int NQ, const int CH, const int JU, const void *V, int hd, int d,
-                             int j0, int j1, const float *S, int bt, int f16) {
-  __m256 c[2][QT][4];
-  for (int i = 0; i < NQ; i++)
-    for (int u = 0; u < CH; u++) {
-      c[0][i][u] = _mm256_loadu_ps(o[i] + d + 8 * u);
-      if (JU > 1) c[1][i][u] = _mm256_setzero_ps();
-    }
-  int j = j0;
-  for (; j + JU <= j1 + 1; j += JU) {
-    for (int t = 0; t < JU; t++) {
-      const void *vr = kv_row(V, (size_t)(j + t), hd, f16);
-      __m256 v[4];
-      for (int u = 0; u < CH; u++) v[u] = kv8(vr, d + 8 * u, f16);
-      for (int i = 0; i < NQ; i++) {
-        const __m256 w = _mm256_broadcast_ss(S + i * bt + j + t);
-        for (int u = 0; u < CH; u++) c[t][i][u] = _mm256_fmadd_ps(w, v[u], c[t][i][u]);
-      }
-    }
-  }
-  for (; j <= j1; j++) {
+/// once for all NQ queries, and the NQ * CH sums are independent FMA chains. Every output lane
+/// sums its keys in order whatever NQ and CH are, so a query's result does not depend on the tile
+/// it ran in (batch invariance: a sequence scores the same alone or batched).
+AVX2_INLINE void values_pass(float *const o[QT], const int NQ, const int CH, const void *V, int hd, int d, int j0, int j1,
+                             const float *S, int bt, int f16) {
+  __m256 c[QT][4];
+  for (int i = 0; i < NQ; i++) for (int u = 0; u < CH; u++) c[i][u] = _mm256_loadu_ps(o[i] + d + 8 * u);
+  for (int j = j0; j <= j1; j++) {
     const void *vr = kv_row(V, (size_t)j, hd, f16);
-    for (int u = 0; u < CH; u++) {
-      const __m256 v = kv8(vr, d + 8 * u, f16);
-      for (int i = 0; i < NQ; i++) c[0][i][u] = _mm256_fmadd_ps(_mm256_broadcast_ss(S + i * bt + j), v, c[0][i][u]);
+    __m256 v[4];
+    for (int u = 0; u < CH; u++) v[u] = kv8(vr, d + 8 * u, f16);
+    for (int i = 0; i < NQ; i++) {
+      const __m256 w = _mm256_broadcast_ss(S + i * bt + j);
+      for (int u = 0; u < CH; u++) c[i][u] = _mm256_fmadd_ps(w, v[u], c[i][u]);
     }
   }
-  for (int i = 0; i < NQ; i++)
-    for (int u = 0; u < CH; u++)
-      _mm256_storeu_ps(o[i] + d + 8 * u, JU > 1 ? _mm256_add_ps(c[0][i][u], c[1][i][u]) : c[0][i][u]);
+  for (int i = 0; i < NQ; i++) for (int u = 0; u < CH; u++) _mm256_storeu_ps(o[i] + d + 8 * u, c[i][u]);
 }
 
 /// Prefetches every cache line of [p, p + bytes) into L1.
@@ -197,8 +182,8 @@ AVX2_INLINE void prefetch_bytes(const void *p, size_t bytes) {
 /// Queries i0 .. i0 + NQ - 1 (NQ 1-4, a constant at every call).
 AVX2_INLINE void attend_tile(const hk_attention *a, int i0, const int NQ, const int f16) {
   const int hd = a->hd, bt = a->block_tokens;
-  // Value chunks per pass and keys per step: 8-12 independent sums, within 16 registers.
-  const int CH = NQ <= 2 ? 4 : 2, JU = NQ == 2 || NQ == 4 ? 1 : 2;
+  // Value chunks per pass: 6-8 independent sums (4 for a lone query), within 16 registers.
+  const int CH = NQ <= 2 ? 4 : 2;
   const float *q[QT];
   float *o[QT];
   int lo[QT], hi[QT];
@@ -255,8 +240,8 @@ AVX2_INLINE void attend_tile(const hk_attention *a, int i0, const int NQ, const 
       l[i] += sum;
     }
     int d = 0;
-    for (; d + 8 * CH <= hd; d += 8 * CH) values_pass(o, NQ, CH, JU, V, hd, d, j0, j1, S, bt, f16);
-    for (; d + 8 <= hd; d += 8) values_pass(o, NQ, 1, 2, V, hd, d, j0, j1, S, bt, f16);
+    for (; d + 8 * CH <= hd; d += 8 * CH) values_pass(o, NQ, CH, V, hd, d, j0, j1, S, bt, f16);
+    for (; d + 8 <= hd; d += 8) values_pass(o, NQ, 1, V, hd, d, j0, j1, S, bt, f16);
     for (; d < hd; d++)
       for (int i = 0; i < NQ; i++) {
         float c = o[i][d];

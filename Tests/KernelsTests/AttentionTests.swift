@@ -154,15 +154,15 @@ import Testing
     let q = rng.normals(count * hd)
     let scale: Float = 1 / Float(hd).squareRoot()
     var scratch = [Float](repeating: 0, count: Attention.scratchFloats(blockTokens: bt))
-    /// Every query over keys lo...hi: outputs and log-sum-exps.
-    func run(_ lo: Int32, _ hi: Int32) -> ([Float], [Float]) {
-      let los = [Int32](repeating: lo, count: count), his = [Int32](repeating: hi, count: count)
-      var out = [Float](repeating: .nan, count: count * hd), lse = [Float](repeating: .nan, count: count)
+    /// Queries first..<first + n (all by default) over keys lo...hi: outputs and log-sum-exps.
+    func run(_ lo: Int32, _ hi: Int32, first: Int = 0, n: Int = count) -> ([Float], [Float]) {
+      let los = [Int32](repeating: lo, count: n), his = [Int32](repeating: hi, count: n)
+      var out = [Float](repeating: .nan, count: n * hd), lse = [Float](repeating: .nan, count: n)
       q.withUnsafeBufferPointer { qp in
         los.withUnsafeBufferPointer { lp in
           his.withUnsafeBufferPointer { hp in
             out.withUnsafeMutableBufferPointer { op in
-              let qs = AttentionQueries(count: count, headDim: hd, q: qp.baseAddress!, stride: hd, lo: lp.baseAddress!,
+              let qs = AttentionQueries(count: n, headDim: hd, q: qp.baseAddress! + first * hd, stride: hd, lo: lp.baseAddress!,
                                         hi: hp.baseAddress!, out: op.baseAddress!, outStride: hd)
               func call(_ k: UnsafeRawPointer, _ v: UnsafeRawPointer) {
                 table.withUnsafeBufferPointer { tp in
@@ -194,6 +194,14 @@ import Testing
       let want = m + log(scores.reduce(0.0) { $0 + exp($1 - m) })
       #expect(abs(Double(wholeLse[i]) - want) < 1e-5 * max(1, abs(want)), "query \(i): lse \(wholeLse[i]) vs \(want)")
     }
+    // Batch invariance: a query gives the same bits alone as in a tile of two, three or four.
+    for first in 0..<count {
+      let (alone, aloneLse) = run(0, Int32(length - 1), first: first, n: 1)
+      #expect(alone == Array(whole[(first * hd)..<((first + 1) * hd)]) && aloneLse[0] == wholeLse[first],
+              "query \(first) alone differs from its result among \(count)")
+    }
+    let (pair, _) = run(0, Int32(length - 1), first: 1, n: 2)
+    #expect(pair == Array(whole[hd..<(3 * hd)]), "queries 1-2 as a pair differ")
     let (_, emptyLse) = run(40, 39)
     #expect(emptyLse.allSatisfy { $0 == -.infinity }, "an empty range's log-sum-exp is -infinity")
     for cuts in [[0, 32, 64, 70], [0, 13, 14, 40, 40, 70], [0, 69, 70]] {
