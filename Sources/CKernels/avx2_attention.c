@@ -207,9 +207,9 @@ AVX2_INLINE void attend_tile(const hk_attention *a, int i0, const int NQ, const 
     const size_t blk = (size_t)a->table[p0 / bt] * a->block_stride;
     const void *K = kv_row(a->k, blk, 1, f16), *V = kv_row(a->v, blk, 1, f16);
     if (p0 + bt <= kmax) {
-      // The next block's rows: a block of one head is a few KB between other heads' (the cache
-      // interleaves them), and the hardware prefetcher stops at page boundaries: without this,
-      // long contexts streamed keys and values at 0.6x the speed of one contiguous run.
+      // The next block's rows: a sequence's blocks need not be adjacent (the pool reuses freed
+      // ones), and the hardware prefetcher stops at page boundaries. With each head's blocks 4 KB
+      // apart, keys and values streamed at 0.6x the speed of one run without it, 0.7x with it.
       const size_t next = (size_t)a->table[p0 / bt + 1] * a->block_stride;
       prefetch_bytes(kv_row(a->k, next, 1, f16), block_bytes);
       prefetch_bytes(kv_row(a->v, next, 1, f16), block_bytes);

@@ -93,7 +93,9 @@ public enum Benchmark {
       cache.adopt(s, blocks: Array(cache.blocks(of: seq).prefix(shared)), length: shared * blockTokens)
       if depth > shared * blockTokens {
         batch.clear()
-        for p in (shared * blockTokens)..<depth { batch.add(token: Int(rng.next() % UInt64(vocab)), position: p, sequence: s, logits: false) }
+        for p in (shared * blockTokens)..<depth {
+          batch.add(token: Int(rng.next() % UInt64(vocab)), position: p, sequence: s, logits: false)
+        }
         _ = try model.forward(batch, cache: cache, state: state)
       }
     }
