@@ -16,9 +16,7 @@ enum Decoder {
       guard p >= 0, p < c.contextLength else { throw .badPosition(p) }
       try cache.reserve(batch.sequences[i], length: p + 1)
     }
-    state.tables.removeAll(keepingCapacity: true)
-    for s in batch.sequences { state.tables.append(cache.blocks(of: s)) }
-    state.flattenTables(batch)
+    state.loadTables(batch, cache: cache)
   }
 
   /// Marks the batch's positions as filled.
@@ -89,7 +87,7 @@ enum Decoder {
     }
     for i in 0..<batch.count {
       let pos = Int(batch.positions[i])
-      let block = state.tables[i][pos / bt], slot = pos % bt
+      let block = state.tableData[state.tableStart[i] + pos / bt], slot = pos % bt
       for g in 0..<c.kvHeads {
         store(state.k + i * c.kvDim + g * hd, cache.keyBlock(layer, block, g), slot)
         store(state.v + i * c.kvDim + g * hd, cache.valueBlock(layer, block, g), slot)

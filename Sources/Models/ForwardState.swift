@@ -51,11 +51,10 @@ public final class ForwardState: @unchecked Sendable {
   /// Per-thread scratch of the attention kernel, sized for the cache's block length on first use.
   private(set) var attnScratch: UnsafeMutablePointer<Float>?
   private(set) var attnScratchFloats = 0
-  /// Block tables of the batch's tokens, refreshed each step (capacity kept).
-  var tables: [[Int32]] = []
-  /// The same tables flattened (token i's starts at `tableStart[i]`; tokens of one sequence in a
-  /// row share theirs), for the attention tasks: reading `tables[i]` there retained and released
-  /// the array, an atomic on one cache line that the threads fought over.
+  /// Block tables of the batch's tokens, refreshed each step, in one buffer (token i's starts at
+  /// `tableStart[i]`; tokens of one sequence in a row share theirs): the attention tasks read
+  /// them through a pointer, since reading a Swift array there retained and released it, an
+  /// atomic on one cache line that the threads fought over.
   private(set) var tableData: UnsafeMutablePointer<Int32>
   private var tableCapacity = 0
   let tableStart: UnsafeMutablePointer<Int>  // [B]
@@ -101,31 +100,33 @@ public final class ForwardState: @unchecked Sendable {
     allocations = allocs
     let widest = max(c.dim, c.qDim, c.ffnDim)
     workspace = KernelWorkspace(maxTokens: b, maxCols: widest, threads: pool)
-    tables.reserveCapacity(b)
     tableData = .allocate(capacity: 1)
     tableStart = .allocate(capacity: b)
   }
 
-  /// Copies `tables` into `tableData` (growing it when a longer context comes along).
-  func flattenTables(_ batch: Batch) {
+  /// Copies the batch's block tables from `cache` into `tableData` (growing it when a longer
+  /// context comes along).
+  func loadTables(_ batch: Batch, cache: KVCache) {
+    func starts(_ i: Int) -> Bool { i == 0 || batch.sequences[i] != batch.sequences[i - 1] }
     var total = 0
-    for i in tables.indices where i == 0 || batch.sequences[i] != batch.sequences[i - 1] { total += tables[i].count }
+    for i in 0..<batch.count where starts(i) { total += cache.blocks(of: batch.sequences[i]).count }
     if total > tableCapacity {
       tableData.deallocate()
       tableCapacity = max(total, 2 * tableCapacity)
       tableData = .allocate(capacity: tableCapacity)
     }
     var at = 0
-    for i in tables.indices {
-      if i > 0 && batch.sequences[i] == batch.sequences[i - 1] {
+    for i in 0..<batch.count {
+      guard starts(i) else {
         tableStart[i] = tableStart[i - 1]
         continue
       }
       tableStart[i] = at
-      tables[i].withUnsafeBufferPointer { t in
+      let table = cache.blocks(of: batch.sequences[i])
+      table.withUnsafeBufferPointer { t in
         if let base = t.baseAddress { (tableData + at).update(from: base, count: t.count) }
       }
-      at += tables[i].count
+      at += table.count
     }
   }
 
