@@ -7,8 +7,15 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#define AVX2 __attribute__((target("avx2,fma,f16c")))
-#define AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma,f16c")))
+// A file compiled with HK_VNNI set (the vnni_*.c wrappers) builds the same kernels for the
+// AVX512VNNI level: 256-bit code as here, where MADD_ACC is one `vpdpwssd`.
+#if HK_VNNI
+#define HK_TARGET "avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni"
+#else
+#define HK_TARGET "avx2,fma,f16c"
+#endif
+#define AVX2 __attribute__((target(HK_TARGET)))
+#define AVX2_INLINE static inline __attribute__((always_inline, target(HK_TARGET)))
 
 AVX2_INLINE float hsum_ps(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -64,6 +71,15 @@ AVX2_INLINE __m256i dot_i8_i32(__m256i x, __m256i y) {
 /// Same for unsigned x (< 128) and signed y.
 AVX2_INLINE __m256i dot_u8_i32(__m256i x, __m256i y) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), _mm256_set1_epi16(1));
+}
+
+/// acc + Σ pairs of int16 products (a `vpmaddwd` into int32 lanes, added to acc).
+AVX2_INLINE __m256i madd_acc(__m256i acc, __m256i x, __m256i y) {
+#if HK_VNNI
+  return _mm256_dpwssd_epi32(acc, x, y);
+#else
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(x, y));
+#endif
 }
 
 AVX2_INLINE __m256 fp16x(hk_half h) { return _mm256_broadcast_ss(&hk_fp16_table[h]); }

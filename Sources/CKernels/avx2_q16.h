@@ -6,6 +6,15 @@
 #include "avx2.h"
 #if defined(__x86_64__)
 
+// The fill functions' names, one pair per level built from these files.
+#if HK_VNNI
+#define HK_Q16_FILL hk_vnni_fill_q16
+#define HK_Q16_FILL_GEMM hk_vnni_fill_gemm_q16
+#else
+#define HK_Q16_FILL hk_avx2_fill_q16
+#define HK_Q16_FILL_GEMM hk_avx2_fill_gemm_q16
+#endif
+
 /// The pieces of a Q16 activation row of n values: values, group scales, group sums.
 #define Q16_ROW(vy, n)                                                 \
   const int16_t *aq = (const int16_t *)(vy);                           \
@@ -16,8 +25,8 @@ static inline int32_t load_i32(const void *p) { int32_t v; memcpy(&v, p, 4); ret
 /// Σ over one group of 32: weights e (even elements) and o (odd elements) against the group's
 /// activations, which Q16 stores in the same order; 8 int32 lanes.
 AVX2_INLINE __m256i dot_eo(__m256i e, __m256i o, const int16_t *a) {
-  return _mm256_add_epi32(_mm256_madd_epi16(e, _mm256_loadu_si256((const __m256i *)a)),
-                          _mm256_madd_epi16(o, _mm256_loadu_si256((const __m256i *)(a + 16))));
+  return madd_acc(_mm256_madd_epi16(e, _mm256_loadu_si256((const __m256i *)a)), o,
+                  _mm256_loadu_si256((const __m256i *)(a + 16)));
 }
 
 /// For four vectors: [Σ low half of x0, .. of x1, x2, x3 | Σ high half of x0, x1, x2, x3] (each

@@ -78,20 +78,24 @@ static AVX2 void quantize_q16(const float *x, void *vy, int n) {
 #define NO_MIN(G, M) (void)0
 #define ADD_MIN(G, M) M += hk_fp16_to_f32(x[G].m) * as[G]
 
-// Q8_0 is the one legacy format light enough in instructions for the memory stream to be the
-// limit (it is also the big output projection of all three models): a software prefetch 2 KB
-// ahead, across the 4 KB page boundaries the hardware prefetcher stops at, streams it 7-22 %
-// faster (C microbenchmark, 200 MB of rows; docs/performance.md). The 4-bit formats are
-// instruction-bound and gain nothing from it. Prefetches never fault, so reading past the last
-// row is harmless.
-#define NO_PREFETCH(P) (void)0
-#define PREFETCH_2K(P) _mm_prefetch((const char *)(P) + 2048, _MM_HINT_T0)
+// Every format prefetches 4 KB ahead in software: the hardware prefetcher stops at 4 KB page
+// boundaries, and a row of these models is 320-1200 bytes, so each task streams across many
+// pages. On Zen 3 only Q8_0, the format lightest in instructions, gained (2 KB ahead, 7-22 %);
+// on a Xeon (Ice Lake) the instruction-bound 4- and 5-bit formats gain as well (2 threads, 100 MB
+// of rows: Q4_1 and Q5_0 about +20 %, Q4_K and Q6_K +15-25 %, noisy; docs/performance.md) and
+// 4 KB measured steadier than 2 or 8. Prefetches never fault, so reading past the last row is
+// harmless.
+#define PREFETCH_AHEAD 4096
+#define PREFETCH(P) _mm_prefetch((const char *)(P) + PREFETCH_AHEAD, _MM_HINT_T0)
+/// Every cache line of one block, PREFETCH_AHEAD bytes on (K-quant blocks are 144-210 bytes).
+#define PREFETCH_BLOCK(P, BYTES)                                                                \
+  for (int line = 0; line < (BYTES); line += 64) _mm_prefetch((const char *)(P) + PREFETCH_AHEAD + line, _MM_HINT_T0)
 
-LEGACY_Q16(dot_q4_0, hk_block_q4_0, vals_q4_0, NO_MIN, NO_PREFETCH)
-LEGACY_Q16(dot_q4_1, hk_block_q4_1, vals_q4_1, ADD_MIN, NO_PREFETCH)
-LEGACY_Q16(dot_q5_0, hk_block_q5_0, vals_q5_0, NO_MIN, NO_PREFETCH)
-LEGACY_Q16(dot_q5_1, hk_block_q5_1, vals_q5_1, ADD_MIN, NO_PREFETCH)
-LEGACY_Q16(dot_q8_0, hk_block_q8_0, vals_q8_0, NO_MIN, PREFETCH_2K)
+LEGACY_Q16(dot_q4_0, hk_block_q4_0, vals_q4_0, NO_MIN, PREFETCH)
+LEGACY_Q16(dot_q4_1, hk_block_q4_1, vals_q4_1, ADD_MIN, PREFETCH)
+LEGACY_Q16(dot_q5_0, hk_block_q5_0, vals_q5_0, NO_MIN, PREFETCH)
+LEGACY_Q16(dot_q5_1, hk_block_q5_1, vals_q5_1, ADD_MIN, PREFETCH)
+LEGACY_Q16(dot_q8_0, hk_block_q8_0, vals_q8_0, NO_MIN, PREFETCH)
 #undef STEP
 
 // ---- K-quants: each group's int32 sums meet their float factor d * sc * d_a in one FMA. The
@@ -114,6 +118,7 @@ static inline const float *launder(const float *p) {
     _Alignas(32) float f[8];                                                                    \
     for (int i = 0; i < n / HK_QK_K; i++) {                                                     \
       const int16_t *a = aq + (size_t)i * HK_QK_K;                                              \
+      PREFETCH_BLOCK(&x[i], (int)sizeof(BLOCK));                                                \
       const __m128i sm = scales_mins_k4(x[i].scales);                                           \
       const __m256 sc = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(sm));                           \
       const __m256 mn = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(sm, 8)));        \
@@ -152,6 +157,7 @@ AVX2_INLINE float dot_q6_K_one(int n, const void *vx, const void *vy) {
   __m256 acc = _mm256_setzero_ps();
   for (int i = 0; i < n / HK_QK_K; i++) {
     const int16_t *a = aq + (size_t)i * HK_QK_K;
+    PREFETCH_BLOCK(&x[i], (int)sizeof(hk_block_q6_K));
     __m256i sums[8];
     for (int c = 0; c < 2; c++) {
       __m256i q[4];
@@ -175,9 +181,9 @@ AVX2_INLINE float dot_q6_K_one(int n, const void *vx, const void *vy) {
 }
 ROWS_Q16(dot_q6_K)
 
-void hk_avx2_fill_gemm_q16(hk_kernels *k);
+void HK_Q16_FILL_GEMM(hk_kernels *k);
 
-void hk_avx2_fill_q16(hk_kernels *k) {
+void HK_Q16_FILL(hk_kernels *k) {
   k->quantize_q16 = quantize_q16;
   k->vec_dot_q16[HK_Q4_0] = dot_q4_0;
   k->vec_dot_q16[HK_Q4_1] = dot_q4_1;
@@ -197,6 +203,6 @@ void hk_avx2_fill_q16(hk_kernels *k) {
   k->dot_rows_q16[HK_Q4_K] = dot_q4_K_rows;
   k->dot_rows_q16[HK_Q5_K] = dot_q5_K_rows;
   k->dot_rows_q16[HK_Q6_K] = dot_q6_K_rows;
-  hk_avx2_fill_gemm_q16(k);
+  HK_Q16_FILL_GEMM(k);
 }
 #endif

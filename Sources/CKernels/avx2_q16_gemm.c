@@ -150,8 +150,8 @@ AVX2_INLINE void tile_q16(const uint8_t *tile, const float *scl, const float *mn
       const __m256i w0 = _mm256_load_si256(w + 2 * (P)), w1 = _mm256_load_si256(w + 2 * (P) + 1); \
       for (int t = 0; t < T; t++) {                                                          \
         const __m256i b = BCAST(aq[t] + 32 * g + 2 * (P));                                   \
-        acc[t][0] = _mm256_add_epi32(acc[t][0], _mm256_madd_epi16(w0, b));                   \
-        acc[t][1] = _mm256_add_epi32(acc[t][1], _mm256_madd_epi16(w1, b));                   \
+        acc[t][0] = madd_acc(acc[t][0], w0, b);                                              \
+        acc[t][1] = madd_acc(acc[t][1], w1, b);                                              \
       }                                                                                      \
     }
     // Kept a loop: fully unrolled, clang regroups the adds per token and spills the weights.
@@ -257,7 +257,7 @@ GEMM(gemm_q4_K, unpack_q4_K, tiles_mins)
 GEMM(gemm_q5_K, unpack_q5_K, tiles_mins)
 GEMM(gemm_q6_K, unpack_q6_K, tiles_split)
 
-void hk_avx2_fill_gemm_q16(hk_kernels *k) {
+void HK_Q16_FILL_GEMM(hk_kernels *k) {
   k->gemm_q16[HK_Q4_0] = gemm_q4_0;
   k->gemm_q16[HK_Q4_1] = gemm_q4_1;
   k->gemm_q16[HK_Q5_0] = gemm_q5_0;

@@ -27,6 +27,7 @@ unsigned hk_cpu_features(void) {
     if ((b >> 8) & 1) f |= HK_FEAT_BMI2;
     if (zmm_ok && ((b >> 16) & 1)) f |= HK_FEAT_AVX512F;
     if (zmm_ok && ((b >> 30) & 1)) f |= HK_FEAT_AVX512BW;
+    if (zmm_ok && ((b >> 31) & 1)) f |= HK_FEAT_AVX512VL;
     if (zmm_ok && ((c >> 11) & 1)) f |= HK_FEAT_AVX512VNNI;
     __cpuid_count(7, 1, a, b, c, d);
     if (ymm_ok && ((a >> 4) & 1)) f |= HK_FEAT_AVXVNNI;
@@ -51,6 +52,9 @@ unsigned hk_cpu_features(void) { return 0; }
 #endif
 
 int hk_cpu_best_level(void) {
-  unsigned need = HK_FEAT_AVX | HK_FEAT_AVX2 | HK_FEAT_FMA | HK_FEAT_F16C;
-  return (hk_cpu_features() & need) == need ? HK_LEVEL_AVX2 : HK_LEVEL_SCALAR;
+  const unsigned f = hk_cpu_features();
+  const unsigned avx2 = HK_FEAT_AVX | HK_FEAT_AVX2 | HK_FEAT_FMA | HK_FEAT_F16C;
+  const unsigned vnni = avx2 | HK_FEAT_AVX512F | HK_FEAT_AVX512VL | HK_FEAT_AVX512VNNI;
+  if ((f & vnni) == vnni) return HK_LEVEL_AVX512VNNI;
+  return (f & avx2) == avx2 ? HK_LEVEL_AVX2 : HK_LEVEL_SCALAR;
 }

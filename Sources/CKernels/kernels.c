@@ -2,8 +2,8 @@
 #include "internal.h"
 #include <pthread.h>
 
-static hk_kernels tables[2];
-static int available[2];
+static hk_kernels tables[3];
+static int available[3];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void build(void) {
@@ -16,12 +16,18 @@ static void build(void) {
     hk_avx2_fill(&tables[HK_LEVEL_AVX2]);
     available[HK_LEVEL_AVX2] = 1;
   }
+  if (hk_cpu_best_level() >= HK_LEVEL_AVX512VNNI) {
+    tables[HK_LEVEL_AVX512VNNI] = tables[HK_LEVEL_AVX2];  // only the Q16 kernels differ
+    tables[HK_LEVEL_AVX512VNNI].level = HK_LEVEL_AVX512VNNI;
+    hk_vnni_fill_q16(&tables[HK_LEVEL_AVX512VNNI]);
+    available[HK_LEVEL_AVX512VNNI] = 1;
+  }
 #endif
 }
 
 const hk_kernels *hk_kernels_for_level(int level) {
   pthread_once(&once, build);
-  if (level < 0 || level > HK_LEVEL_AVX2 || !available[level]) return NULL;
+  if (level < 0 || level > HK_LEVEL_AVX512VNNI || !available[level]) return NULL;
   return &tables[level];
 }
 

@@ -3,7 +3,7 @@ import CKernels
 /// What this processor offers, as the kernels see it (CPUID, with XGETBV for OS support; on ARM,
 /// NEON always and the dot-product extension from the kernel's HWCAP).
 public struct CPUFeatures: Sendable, CustomStringConvertible {
-  public let sse42, avx, avx2, fma, f16c, bmi2, avx512f, avx512bw, avx512vnni, avxvnni, neon, dotprod: Bool
+  public let sse42, avx, avx2, fma, f16c, bmi2, avx512f, avx512bw, avx512vl, avx512vnni, avxvnni, neon, dotprod: Bool
 
   public static let current = CPUFeatures(bits: UInt32(hk_cpu_features()))
 
@@ -17,6 +17,7 @@ public struct CPUFeatures: Sendable, CustomStringConvertible {
     bmi2 = has(HK_FEAT_BMI2)
     avx512f = has(HK_FEAT_AVX512F)
     avx512bw = has(HK_FEAT_AVX512BW)
+    avx512vl = has(HK_FEAT_AVX512VL)
     avx512vnni = has(HK_FEAT_AVX512VNNI)
     avxvnni = has(HK_FEAT_AVXVNNI)
     neon = has(HK_FEAT_NEON)
@@ -27,7 +28,7 @@ public struct CPUFeatures: Sendable, CustomStringConvertible {
   public var description: String {
     let names: [(Bool, String)] = [
       (sse42, "sse4.2"), (avx, "avx"), (avx2, "avx2"), (fma, "fma"), (f16c, "f16c"), (bmi2, "bmi2"),
-      (avx512f, "avx512f"), (avx512bw, "avx512bw"), (avx512vnni, "avx512vnni"), (avxvnni, "avxvnni"),
+      (avx512f, "avx512f"), (avx512bw, "avx512bw"), (avx512vl, "avx512vl"), (avx512vnni, "avx512vnni"), (avxvnni, "avxvnni"),
       (neon, "neon"), (dotprod, "dotprod"),
     ]
     let on = names.filter(\.0).map(\.1)
@@ -36,12 +37,20 @@ public struct CPUFeatures: Sendable, CustomStringConvertible {
 }
 
 /// A set of kernel implementations. `scalar` is portable C and runs everywhere; `avx2` needs
-/// AVX2 + FMA + F16C. Chosen at run time, overridable with `HEARTH_KERNELS=scalar|avx2`.
+/// AVX2 + FMA + F16C. Chosen at run time, overridable with `HEARTH_KERNELS=scalar|avx2|avx512vnni`.
 public enum KernelLevel: Int, Sendable, CaseIterable, CustomStringConvertible {
   case scalar = 0
   case avx2 = 1
+  /// AVX2 with the Q16 kernels' multiply-adds fused by AVX512-VNNI (`vpdpwssd` on 256 bits).
+  case avx512vnni = 2
 
-  public var description: String { self == .scalar ? "scalar" : "avx2" }
+  public var description: String {
+    switch self {
+    case .scalar: "scalar"
+    case .avx2: "avx2"
+    case .avx512vnni: "avx512vnni"
+    }
+  }
 
   /// The levels this CPU can run, lowest first.
   public static let available: [KernelLevel] = allCases.filter { hk_kernels_for_level(Int32($0.rawValue)) != nil }

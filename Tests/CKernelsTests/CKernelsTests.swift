@@ -8,7 +8,9 @@ import Testing
   @Test func bestLevelFollowsTheFeatures() {
     let f = hk_cpu_features()
     let avx2Set = UInt32(HK_FEAT_AVX | HK_FEAT_AVX2 | HK_FEAT_FMA | HK_FEAT_F16C)
-    let want = (f & avx2Set) == avx2Set ? Int32(HK_LEVEL_AVX2) : Int32(HK_LEVEL_SCALAR)
+    let vnniSet = avx2Set | UInt32(HK_FEAT_AVX512F | HK_FEAT_AVX512VL | HK_FEAT_AVX512VNNI)
+    let want = (f & vnniSet) == vnniSet ? Int32(HK_LEVEL_AVX512VNNI)
+      : (f & avx2Set) == avx2Set ? Int32(HK_LEVEL_AVX2) : Int32(HK_LEVEL_SCALAR)
     #expect(hk_cpu_best_level() == want)
     #if arch(x86_64)
     // x86-64-v2 is the floor the binary is built for.
@@ -21,8 +23,12 @@ import Testing
 
   @Test func tablesExistUpToTheBestLevelOnly() {
     #expect(hk_kernels_for_level(Int32(HK_LEVEL_SCALAR)) != nil)
-    let avx2 = hk_kernels_for_level(Int32(HK_LEVEL_AVX2))
-    #expect((avx2 != nil) == (hk_cpu_best_level() == Int32(HK_LEVEL_AVX2)))
+    let best = hk_cpu_best_level()
+    for level in [HK_LEVEL_AVX2, HK_LEVEL_AVX512VNNI] {
+      let table = hk_kernels_for_level(Int32(level))
+      #expect((table != nil) == (best >= Int32(level)), "level \(level)")
+      #expect(table.map { $0.pointee.level } ?? Int32(level) == Int32(level))
+    }
     #expect(hk_kernels_for_level(7) == nil)
     #expect(hk_kernels_for_level(-1) == nil)
   }

@@ -25,6 +25,8 @@ import Testing
     if CPUFeatures.current.avx2 && CPUFeatures.current.fma && CPUFeatures.current.f16c {
       #expect(KernelLevel.available.contains(.avx2), "AVX2 CPU without the AVX2 kernels")
     }
+    let f = CPUFeatures.current
+    #expect(KernelLevel.available.contains(.avx512vnni) == (f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512vl && f.avx512vnni))
     print("CPU: \(CPUFeatures.current); kernel levels: \(KernelLevel.available); preferred: \(KernelLevel.preferred)")
   }
 

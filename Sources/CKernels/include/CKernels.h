@@ -59,7 +59,9 @@ hk_half hk_f32_to_fp16(float f);
 
 // ---- CPU features --------------------------------------------------------------------------
 
-enum { HK_LEVEL_SCALAR = 0, HK_LEVEL_AVX2 = 1 };
+/// AVX512VNNI is the AVX2 level with the Q16 kernels' `vpmaddwd` + `vpaddd` pairs fused into
+/// `vpdpwssd` (256-bit, EVEX: needs AVX512-VNNI and AVX512-VL); results are bit-identical.
+enum { HK_LEVEL_SCALAR = 0, HK_LEVEL_AVX2 = 1, HK_LEVEL_AVX512VNNI = 2 };
 /// Highest level this CPU (and OS, via XGETBV) supports.
 int hk_cpu_best_level(void);
 /// Bit set of detected features, for display: see HK_FEAT_*.
@@ -68,7 +70,7 @@ enum {
   HK_FEAT_SSE42 = 1 << 0, HK_FEAT_AVX = 1 << 1, HK_FEAT_AVX2 = 1 << 2, HK_FEAT_FMA = 1 << 3,
   HK_FEAT_F16C = 1 << 4, HK_FEAT_AVX512F = 1 << 5, HK_FEAT_AVX512BW = 1 << 6,
   HK_FEAT_AVX512VNNI = 1 << 7, HK_FEAT_AVXVNNI = 1 << 8, HK_FEAT_BMI2 = 1 << 9,
-  HK_FEAT_NEON = 1 << 10, HK_FEAT_DOTPROD = 1 << 11,
+  HK_FEAT_NEON = 1 << 10, HK_FEAT_DOTPROD = 1 << 11, HK_FEAT_AVX512VL = 1 << 12,
 };
 
 // ---- kernel table --------------------------------------------------------------------------
