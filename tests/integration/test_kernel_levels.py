@@ -3,22 +3,13 @@ and that level generates exactly what the AVX2 level does: its Q16 kernels compu
 sums with `vpdpwssd` (docs/kernels.md). QEMU cannot emulate AVX-512, so this runs only where the CPU
 has it."""
 import os
-import subprocess
 
 import pytest
 
 from conftest import BIN, SMOL
+from test_portable_binary import BENCH, run  # the same short bench and environment-clean runner
 
 pytestmark = pytest.mark.skipif(not os.path.exists(SMOL), reason="needs the SmolLM2 model (HEARTH_MODELS)")
-BENCH = ["bench", "--model", SMOL, "--pp", "4", "--tg", "2", "--reps", "1", "--threads", "1"]
-
-
-def run(cmd, env=None):
-    e = {k: v for k, v in os.environ.items() if not k.startswith("HEARTH_")}
-    e.update(env or {})
-    p = subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=300)
-    assert p.returncode == 0, (cmd, p.stderr)
-    return p.stdout
 
 
 def cpu_flags():
