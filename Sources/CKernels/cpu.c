@@ -54,7 +54,8 @@ unsigned hk_cpu_features(void) { return 0; }
 int hk_cpu_best_level(void) {
   const unsigned f = hk_cpu_features();
   const unsigned avx2 = HK_FEAT_AVX | HK_FEAT_AVX2 | HK_FEAT_FMA | HK_FEAT_F16C;
-  const unsigned vnni = avx2 | HK_FEAT_AVX512F | HK_FEAT_AVX512VL | HK_FEAT_AVX512VNNI;
+  // The level's code is compiled with avx512bw on too (clang may use it for byte ops).
+  const unsigned vnni = avx2 | HK_FEAT_AVX512F | HK_FEAT_AVX512BW | HK_FEAT_AVX512VL | HK_FEAT_AVX512VNNI;
   if ((f & vnni) == vnni) return HK_LEVEL_AVX512VNNI;
   return (f & avx2) == avx2 ? HK_LEVEL_AVX2 : HK_LEVEL_SCALAR;
 }

@@ -8,7 +8,7 @@ import Testing
   @Test func bestLevelFollowsTheFeatures() {
     let f = hk_cpu_features()
     let avx2Set = UInt32(HK_FEAT_AVX | HK_FEAT_AVX2 | HK_FEAT_FMA | HK_FEAT_F16C)
-    let vnniSet = avx2Set | UInt32(HK_FEAT_AVX512F | HK_FEAT_AVX512VL | HK_FEAT_AVX512VNNI)
+    let vnniSet = avx2Set | UInt32(HK_FEAT_AVX512F | HK_FEAT_AVX512BW | HK_FEAT_AVX512VL | HK_FEAT_AVX512VNNI)
     let want = (f & vnniSet) == vnniSet ? Int32(HK_LEVEL_AVX512VNNI)
       : (f & avx2Set) == avx2Set ? Int32(HK_LEVEL_AVX2) : Int32(HK_LEVEL_SCALAR)
     #expect(hk_cpu_best_level() == want)

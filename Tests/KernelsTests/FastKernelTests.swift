@@ -26,7 +26,7 @@ import Testing
       #expect(KernelLevel.available.contains(.avx2), "AVX2 CPU without the AVX2 kernels")
     }
     let f = CPUFeatures.current
-    #expect(KernelLevel.available.contains(.avx512vnni) == (f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512vl && f.avx512vnni))
+    #expect(KernelLevel.available.contains(.avx512vnni) == (f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni))
     print("CPU: \(CPUFeatures.current); kernel levels: \(KernelLevel.available); preferred: \(KernelLevel.preferred)")
   }
 

@@ -1,4 +1,4 @@
-"""Natively, on a CPU with AVX512-VNNI (+F, +VL) the release binary takes the avx512vnni kernel level,
+"""Natively, on a CPU with AVX512-VNNI (+F, +BW, +VL) the release binary takes the avx512vnni kernel level,
 and that level generates exactly what the AVX2 level does: its Q16 kernels compute the same integer
 sums with `vpdpwssd` (docs/kernels.md). QEMU cannot emulate AVX-512, so this runs only where the CPU
 has it."""
@@ -23,7 +23,7 @@ LONG = ["generate", "--model", SMOL, "--raw", "--max-tokens", "24", "--temperatu
         "France, Paris. Germany, Berlin. Spain, Madrid. Italy,"]
 
 
-@pytest.mark.skipif(not {"avx512f", "avx512vl", "avx512_vnni"} <= cpu_flags(), reason="needs a CPU with AVX512-VNNI")
+@pytest.mark.skipif(not {"avx512f", "avx512bw", "avx512vl", "avx512_vnni"} <= cpu_flags(), reason="needs a CPU with AVX512-VNNI")
 def test_takes_the_vnni_kernels_where_the_cpu_has_them_and_they_change_nothing():
     header = run([BIN, *BENCH]).splitlines()[0]
     assert "kernels: avx512vnni (" in header, header

@@ -60,7 +60,7 @@ hk_half hk_f32_to_fp16(float f);
 // ---- CPU features --------------------------------------------------------------------------
 
 /// AVX512VNNI is the AVX2 level with the Q16 kernels' `vpmaddwd` + `vpaddd` pairs fused into
-/// `vpdpwssd` (256-bit, EVEX: needs AVX512-VNNI and AVX512-VL); results are bit-identical.
+/// `vpdpwssd` (256-bit, EVEX: needs AVX512-F, -BW, -VL and -VNNI); results are bit-identical.
 enum { HK_LEVEL_SCALAR = 0, HK_LEVEL_AVX2 = 1, HK_LEVEL_AVX512VNNI = 2 };
 /// Highest level this CPU (and OS, via XGETBV) supports.
 int hk_cpu_best_level(void);
