@@ -49,7 +49,7 @@ static AVX2 void quantize_q16(const float *x, void *vy, int n) {
 
 // ---- legacy formats: one float FMA per group, two accumulators so groups overlap ------------
 
-#define LEGACY_Q16(NAME, BLOCK, VALS, MIN, PREFETCH)                                            \
+#define LEGACY_Q16(NAME, BLOCK, VALS, MIN)                                                      \
   AVX2_INLINE float NAME##_one(int n, const void *vx, const void *vy) {                        \
     const BLOCK *x = vx;                                                                        \
     Q16_ROW(vy, n);                                                                             \
@@ -91,11 +91,11 @@ static AVX2 void quantize_q16(const float *x, void *vy, int n) {
 #define PREFETCH_BLOCK(P, BYTES)                                                                \
   for (int line = 0; line < (BYTES); line += 64) _mm_prefetch((const char *)(P) + PREFETCH_AHEAD + line, _MM_HINT_T0)
 
-LEGACY_Q16(dot_q4_0, hk_block_q4_0, vals_q4_0, NO_MIN, PREFETCH)
-LEGACY_Q16(dot_q4_1, hk_block_q4_1, vals_q4_1, ADD_MIN, PREFETCH)
-LEGACY_Q16(dot_q5_0, hk_block_q5_0, vals_q5_0, NO_MIN, PREFETCH)
-LEGACY_Q16(dot_q5_1, hk_block_q5_1, vals_q5_1, ADD_MIN, PREFETCH)
-LEGACY_Q16(dot_q8_0, hk_block_q8_0, vals_q8_0, NO_MIN, PREFETCH)
+LEGACY_Q16(dot_q4_0, hk_block_q4_0, vals_q4_0, NO_MIN)
+LEGACY_Q16(dot_q4_1, hk_block_q4_1, vals_q4_1, ADD_MIN)
+LEGACY_Q16(dot_q5_0, hk_block_q5_0, vals_q5_0, NO_MIN)
+LEGACY_Q16(dot_q5_1, hk_block_q5_1, vals_q5_1, ADD_MIN)
+LEGACY_Q16(dot_q8_0, hk_block_q8_0, vals_q8_0, NO_MIN)
 #undef STEP
 
 // ---- K-quants: each group's int32 sums meet their float factor d * sc * d_a in one FMA. The

@@ -24,7 +24,7 @@
 // The spin is timed, not counted: `pause` takes ~10 ns on one CPU and ~140 cycles on another.
 // 1 ms covers the caller's single-threaded stretches between a token's jobs (sampling over a
 // 152K vocabulary, the step's bookkeeping); at 10,000 pauses (~0.1 ms on a Xeon Ice Lake) the
-// worker slept between tokens and each wake-up was a futex call (Qwen2.5 tg128 +13 % at 1 ms).
+// worker slept between tokens and each wake-up was a futex call (Qwen2.5 tg128 +11 % at 1 ms).
 // An idle pool spins 1 ms after its last job, then sleeps.
 enum { SPIN_NS = 1000000, WAIT_SPINS = 2000 };
 

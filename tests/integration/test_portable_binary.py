@@ -37,4 +37,3 @@ def test_runs_on_x86_64_v2_with_the_portable_kernels():
 def test_takes_the_avx2_kernels_where_the_cpu_has_them():
     header = run([QEMU, "-cpu", "Haswell", BIN, *BENCH]).splitlines()[0]
     assert "kernels: avx2 (sse4.2 avx avx2 fma f16c" in header, header
-
