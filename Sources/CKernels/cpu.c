@@ -29,6 +29,8 @@ unsigned hk_cpu_features(void) {
     if (zmm_ok && ((b >> 30) & 1)) f |= HK_FEAT_AVX512BW;
     if (zmm_ok && ((b >> 31) & 1)) f |= HK_FEAT_AVX512VL;
     if (zmm_ok && ((c >> 11) & 1)) f |= HK_FEAT_AVX512VNNI;
+    if (zmm_ok && ((c >> 1) & 1)) f |= HK_FEAT_AVX512VBMI;
+    if (zmm_ok && ((c >> 12) & 1)) f |= HK_FEAT_AVX512BITALG;
     __cpuid_count(7, 1, a, b, c, d);
     if (ymm_ok && ((a >> 4) & 1)) f |= HK_FEAT_AVXVNNI;
   }

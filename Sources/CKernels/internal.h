@@ -34,6 +34,8 @@ void hk_avx2_fill_q16(hk_kernels *k);
 void hk_avx2_fill_attention(hk_kernels *k);
 // The Q16 kernels with `vpdpwssd` (level 2, on top of a copy of the AVX2 table).
 void hk_vnni_fill_q16(hk_kernels *k);
+// Its 512-bit decode kernels (Q4_1, Q5_0), over the 256-bit ones.
+void hk_avx512_fill_q16_dot(hk_kernels *k);
 // Shared gemm fallback: one vec_dot per (row, token).
 void hk_gemm_by_vec_dot(hk_vec_dot_fn dot, int n, const void *w, size_t w_stride, int nrows, const void *a,
                         size_t a_stride, int ntok, float *out, size_t out_stride);

@@ -20,6 +20,7 @@ static void build(void) {
     tables[HK_LEVEL_AVX512VNNI] = tables[HK_LEVEL_AVX2];  // only the Q16 kernels differ
     tables[HK_LEVEL_AVX512VNNI].level = HK_LEVEL_AVX512VNNI;
     hk_vnni_fill_q16(&tables[HK_LEVEL_AVX512VNNI]);
+    hk_avx512_fill_q16_dot(&tables[HK_LEVEL_AVX512VNNI]);
     available[HK_LEVEL_AVX512VNNI] = 1;
   }
 #endif
@@ -74,7 +75,11 @@ int hk_supports_q16(const hk_kernels *k, int type) {
 
 void hk_dot_rows_q16(const hk_kernels *k, int type, int n, const void *w, size_t w_stride, int nrows, const void *a,
                      size_t a_stride, int ntok, float *out, size_t out_stride) {
-  if (ntok == 1 && k->dot_rows_q16[type]) k->dot_rows_q16[type](n, w, w_stride, nrows, a, out);
+  // The kernels prefetch 4 KB ahead of what they read, so a task's first 4 KB would arrive one
+  // demand miss at a time; asking for them all at once overlaps their latencies.
+  const size_t warm = (size_t)nrows * w_stride < 4096 ? (size_t)nrows * w_stride : 4096;
+  for (size_t b = 0; b < warm; b += 64) __builtin_prefetch((const char *)w + b, 0, 3);
+  if (k->dot_rows_q16[type]) k->dot_rows_q16[type](n, w, w_stride, nrows, a, a_stride, ntok, out, out_stride);
   else hk_gemm_by_vec_dot(k->vec_dot_q16[type], n, w, w_stride, nrows, a, a_stride, ntok, out, out_stride);
 }
 

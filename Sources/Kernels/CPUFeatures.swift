@@ -3,7 +3,8 @@ import CKernels
 /// What this processor offers, as the kernels see it (CPUID, with XGETBV for OS support; on ARM,
 /// NEON always and the dot-product extension from the kernel's HWCAP).
 public struct CPUFeatures: Sendable, CustomStringConvertible {
-  public let sse42, avx, avx2, fma, f16c, bmi2, avx512f, avx512bw, avx512vl, avx512vnni, avxvnni, neon, dotprod: Bool
+  public let sse42, avx, avx2, fma, f16c, bmi2, avx512f, avx512bw, avx512vl, avx512vnni, avx512vbmi, avx512bitalg, avxvnni, neon,
+    dotprod: Bool
 
   public static let current = CPUFeatures(bits: UInt32(hk_cpu_features()))
 
@@ -19,6 +20,8 @@ public struct CPUFeatures: Sendable, CustomStringConvertible {
     avx512bw = has(HK_FEAT_AVX512BW)
     avx512vl = has(HK_FEAT_AVX512VL)
     avx512vnni = has(HK_FEAT_AVX512VNNI)
+    avx512vbmi = has(HK_FEAT_AVX512VBMI)
+    avx512bitalg = has(HK_FEAT_AVX512BITALG)
     avxvnni = has(HK_FEAT_AVXVNNI)
     neon = has(HK_FEAT_NEON)
     dotprod = has(HK_FEAT_DOTPROD)
@@ -28,7 +31,8 @@ public struct CPUFeatures: Sendable, CustomStringConvertible {
   public var description: String {
     let names: [(Bool, String)] = [
       (sse42, "sse4.2"), (avx, "avx"), (avx2, "avx2"), (fma, "fma"), (f16c, "f16c"), (bmi2, "bmi2"),
-      (avx512f, "avx512f"), (avx512bw, "avx512bw"), (avx512vl, "avx512vl"), (avx512vnni, "avx512vnni"), (avxvnni, "avxvnni"),
+      (avx512f, "avx512f"), (avx512bw, "avx512bw"), (avx512vl, "avx512vl"), (avx512vnni, "avx512vnni"),
+      (avx512vbmi, "avx512vbmi"), (avx512bitalg, "avx512bitalg"), (avxvnni, "avxvnni"),
       (neon, "neon"), (dotprod, "dotprod"),
     ]
     let on = names.filter(\.0).map(\.1)

@@ -86,33 +86,44 @@ import Testing
     }
   }
 
-  /// Decode's row loop (`hk_dot_rows_q16` with one token: the dot inlined into a loop over rows,
-  /// where the level has one) gives each row exactly what one `vecDotQ16` call gives.
+  /// Decode's row loop (`hk_dot_rows_q16`: the dot inlined into a loop over rows, where the level
+  /// has one) gives each (row, token) pair exactly what one `vecDotQ16` call gives, for one token
+  /// and for a few (the 512-bit kernels take four tokens per pass, so 6 needs two), with rows of
+  /// whole quads, a short last quad, and longer than those kernels take (4160: the 256-bit ones).
   @Test(arguments: cases)
   func decodeRowLoopEqualsOneDotPerRow(_ c: Case) {
     var rng = Rng(UInt64(c.type.rawValue) * 7 + 1)
-    let n = c.type.blockSize == 256 ? 768 : 576
-    let rowBytes = TypeTraits.of(c.type)!.rowBytes(n)
-    let rows = 13
-    var w: [UInt8] = []
-    for r in 0..<rows { w += weightRow(c.type, n, random: r % 2 == 0, rng: &rng) }
-    let act = Self.q16(rng.normals(n, scale: 3))
-    var out = [Float](repeating: .nan, count: rows + 2)
-    w.withUnsafeBytes { wp in
-      act.withUnsafeBytes { ap in
-        out.withUnsafeMutableBufferPointer { op in
-          hk_dot_rows_q16(hk_kernels_for_level(Int32(c.level.rawValue))!, Int32(c.type.rawValue), Int32(n), wp.baseAddress!, rowBytes, Int32(rows), ap.baseAddress!,
-                          act.count, 1, op.baseAddress!, 1)
+    let sizes = c.type.blockSize == 256 ? [768] : [576, 640, 4160]
+    for n in sizes {
+      let rowBytes = TypeTraits.of(c.type)!.rowBytes(n), rows = 13
+      var w: [UInt8] = []
+      for r in 0..<rows { w += weightRow(c.type, n, random: r % 2 == 0, rng: &rng) }
+      for tokens in [1, 3, 6] {
+        let acts = (0..<tokens).map { _ in Self.q16(rng.normals(n, scale: 3)) }
+        let act = acts.flatMap { $0 }, aStride = acts[0].count
+        // Output rows are rows + 2 apart: the gap shows a write past the rows.
+        let outStride = rows + 2
+        var out = [Float](repeating: .nan, count: tokens * outStride)
+        w.withUnsafeBytes { wp in
+          act.withUnsafeBytes { ap in
+            out.withUnsafeMutableBufferPointer { op in
+              hk_dot_rows_q16(hk_kernels_for_level(Int32(c.level.rawValue))!, Int32(c.type.rawValue), Int32(n), wp.baseAddress!,
+                              rowBytes, Int32(rows), ap.baseAddress!, aStride, Int32(tokens), op.baseAddress!, outStride)
+            }
+          }
+        }
+        for t in 0..<tokens {
+          for r in 0..<rows {
+            let one = w.withUnsafeBytes { wp in
+              acts[t].withUnsafeBytes { c.level.vecDotQ16(c.type, wp.baseAddress! + r * rowBytes, $0.baseAddress!, count: n) }
+            }
+            let got = out[t * outStride + r]
+            #expect(got.bitPattern == one.bitPattern, "n=\(n) tokens=\(tokens) row \(r) token \(t): \(got) vs \(one)")
+          }
+          #expect(out[t * outStride + rows].isNaN && out[t * outStride + rows + 1].isNaN, "n=\(n) tokens=\(tokens): wrote past the rows")
         }
       }
     }
-    for r in 0..<rows {
-      let one = w.withUnsafeBytes { wp in
-        act.withUnsafeBytes { c.level.vecDotQ16(c.type, wp.baseAddress! + r * rowBytes, $0.baseAddress!, count: n) }
-      }
-      #expect(out[r].bitPattern == one.bitPattern, "row \(r): \(out[r]) vs \(one)")
-    }
-    #expect(out[rows].isNaN && out[rows + 1].isNaN, "wrote past the rows")
   }
 
   /// The multi-row kernel over odd row and token counts (tails of 8-row tiles and 4-token

@@ -1,7 +1,8 @@
 """Natively, on a CPU with AVX512-VNNI (+F, +BW, +VL) the release binary takes the avx512vnni kernel level,
-and that level generates exactly what the AVX2 level does: its Q16 kernels compute the same integer
-sums with `vpdpwssd` (docs/kernels.md). QEMU cannot emulate AVX-512, so this runs only where the CPU
-has it."""
+and that level generates what the AVX2 level does: its Q16 kernels compute the same integer sums with
+`vpdpwssd`, and its 512-bit decode kernels (Q4_1, Q5_0) add the same per-group products in another
+float order, a difference of rounding only (docs/kernels.md). QEMU cannot emulate AVX-512, so this
+runs only where the CPU has it."""
 import os
 
 import pytest

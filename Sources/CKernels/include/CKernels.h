@@ -71,6 +71,7 @@ enum {
   HK_FEAT_F16C = 1 << 4, HK_FEAT_AVX512F = 1 << 5, HK_FEAT_AVX512BW = 1 << 6,
   HK_FEAT_AVX512VNNI = 1 << 7, HK_FEAT_AVXVNNI = 1 << 8, HK_FEAT_BMI2 = 1 << 9,
   HK_FEAT_NEON = 1 << 10, HK_FEAT_DOTPROD = 1 << 11, HK_FEAT_AVX512VL = 1 << 12,
+  HK_FEAT_AVX512VBMI = 1 << 13, HK_FEAT_AVX512BITALG = 1 << 14,
 };
 
 // ---- kernel table --------------------------------------------------------------------------
@@ -84,6 +85,9 @@ typedef void (*hk_quantize_fn)(const float *x, void *y, int n);
 ///   out[t * out_stride + r] = dot(row r of w, activation row t)
 /// Rows are `w_stride` bytes apart, activation rows `a_stride` bytes. `scratch` must hold
 /// `hk_gemm_scratch_bytes(type, n)` bytes (per calling thread).
+/// out[t * out_stride + r] = dot(weight row r, activation row t) for r < nrows, t < ntok.
+typedef void (*hk_dot_rows_fn)(int n, const void *w, size_t w_stride, int nrows, const void *a, size_t a_stride,
+                               int ntok, float *out, size_t out_stride);
 typedef void (*hk_gemm_fn)(int n, const void *w, size_t w_stride, int nrows, const void *a, size_t a_stride,
                            int ntok, float *out, size_t out_stride, void *scratch);
 
@@ -144,9 +148,10 @@ typedef struct {
   /// Against Q16 activation rows (the default fast mode), indexed by weight type; NULL for the
   /// float types, which take f32 activations through `vec_dot`.
   hk_vec_dot_fn vec_dot_q16[HK_TYPE_COUNT];
-  /// Decode (one activation row): out[r] = vec_dot_q16(row r) for r in 0..<nrows, the dot inlined
-  /// into the loop; NULL where the level has none (then one vec_dot_q16 call per row).
-  void (*dot_rows_q16[HK_TYPE_COUNT])(int n, const void *w, size_t w_stride, int nrows, const void *a, float *out);
+  /// Decode (a few activation rows): out[t * out_stride + r] = vec_dot_q16(row r, activation row
+  /// t), bit for bit, the dot inlined into the loop; NULL where the level has none (then one
+  /// vec_dot_q16 call per pair).
+  hk_dot_rows_fn dot_rows_q16[HK_TYPE_COUNT];
   hk_gemm_fn gemm_q16[HK_TYPE_COUNT];
   hk_quantize_q16_fn quantize_q16;
   /// g[i] = silu(g[i]) * u[i] (SwiGLU) and g[i] = gelu_tanh(g[i]) * u[i] (GeGLU).

@@ -1,0 +1,234 @@
+// 512-bit decode kernels for the AVX512VNNI level: Q4_1 and Q5_0 rows against Q16 activations,
+// four groups (one "quad") per step.
+//
+// Why: with the weights streamed from memory by prefetch, the 256-bit kernels for these formats
+// were limited by vector instructions, about 12 per group of 32 (Q5_0: 22), so they could not
+// keep up with memory at 2 threads (Q5_0 was Qwen2.5's slowest stream per byte). Here each
+// instruction covers four groups: the four blocks of a quad are read with two loads and gathered
+// into place by one 2-source permute, and the activations are rearranged once per call into the
+// same order, so that the rows then cost no shuffles for them. C microbenchmark on a Xeon (Ice
+// Lake), one thread, rows in L2: Q4_1 11.6 -> 19.8 GB/s (docs/performance.md).
+//
+// Quad layout of an activation row (to_quads): the Q16 group g is four 128-bit parts [elements
+// 0,2,..,14 | 16,18,..,30 | 1,3,..,15 | 17,19,..,31]; a quad is four zmm A0..A3 where lane k of
+// A_i is part i of group 4q+k, then per group the pair (d, d * Σq) as floats. The weight
+// unpacking below yields the same order: in a 16-bit word of a block's qs, bits 0-3 are element
+// 2j, 4-7 element 16+2j, 8-11 element 2j+1, 12-15 element 17+2j. Groups past the row's end are
+// zeros in both, so a short last quad adds exactly nothing.
+#include "avx2_q16.h"
+#if defined(__x86_64__)
+
+#define ZMM_TARGET "avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni"
+#define ZMM __attribute__((target(ZMM_TARGET)))
+#define ZMM_INLINE static inline __attribute__((always_inline, target(ZMM_TARGET)))
+
+// The rearranged activations live on the stack: rows up to this long, this many tokens per pass.
+// Longer rows keep the 256-bit kernels.
+enum { QUAD_MAX_COLS = 4096, QUAD_MAX_TOKENS = 4 };
+
+#define PREFETCH(P) _mm_prefetch((const char *)(P) + 4096, _MM_HINT_T0)  // as avx2_q16_dot.c
+
+/// One Q16 row of n values into quad layout: (ng + 3) / 4 quads of 128 int16 in qv, 8 floats
+/// each in qs.
+ZMM static void to_quads(int n, const void *vy, int16_t *qv, float *qs) {
+  Q16_ROW(vy, n);
+  const int ng = n / HK_QK, nq = (ng + 3) / 4;
+  const __m128i *src = (const __m128i *)aq;
+  for (int q = 0; q < nq; q++) {
+    __m128i *dst = (__m128i *)(qv + 128 * q);
+    for (int k = 0; k < 4; k++) {
+      const int g = 4 * q + k;
+      for (int i = 0; i < 4; i++) _mm_store_si128(dst + 4 * i + k, g < ng ? _mm_loadu_si128(src + 4 * g + i) : _mm_setzero_si128());
+      qs[2 * g] = g < ng ? ad[g] : 0;
+      qs[2 * g + 1] = g < ng ? as[g] : 0;
+    }
+  }
+}
+
+/// s += Σ over a quad's four weight vectors (lane k: group k) against A0..A3.
+ZMM_INLINE __m512i quad_dot(__m512i w0, __m512i w1, __m512i w2, __m512i w3, const int16_t *qv) {
+  const __m512i *A = (const __m512i *)qv;
+  __m512i s = _mm512_madd_epi16(w0, _mm512_load_si512(A));
+  s = _mm512_dpwssd_epi32(s, w1, _mm512_load_si512(A + 1));
+  s = _mm512_dpwssd_epi32(s, w2, _mm512_load_si512(A + 2));
+  return _mm512_dpwssd_epi32(s, w3, _mm512_load_si512(A + 3));
+}
+
+/// The quad's float step: f = [x0, x0', x1, x1', ..] (eight halves: per group a factor for d_a
+/// and one for the group sum) times the activations' (d_a, d_a Σq) pairs; acc += each group's
+/// first product times its int32 sums; the second products accumulate in macc.
+ZMM_INLINE void quad_scale(__m128i halves, const float *qs, __m512i s, __m512 *acc, __m256 *macc) {
+  const __m256 f = _mm256_mul_ps(_mm256_cvtph_ps(halves), _mm256_loadu_ps(qs));
+  *macc = _mm256_add_ps(*macc, f);
+  const __m512i lanes = _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6);
+  *acc = _mm512_fmadd_ps(_mm512_permutexvar_ps(lanes, _mm512_castps256_ps512(f)), _mm512_cvtepi32_ps(s), *acc);
+}
+
+/// Nibble words -> the four weight vectors (see the layout above).
+ZMM_INLINE void quad_nibbles(__m512i w, __m512i v[4]) {
+  const __m512i m = _mm512_set1_epi16(0xF);
+  v[0] = _mm512_and_si512(w, m);
+  v[1] = _mm512_and_si512(_mm512_srli_epi16(w, 4), m);
+  v[2] = _mm512_and_si512(_mm512_srli_epi16(w, 8), m);
+  v[3] = _mm512_srli_epi16(w, 12);
+}
+
+/// Σ acc + Σ of macc's odd lanes times `mins` (Q4_1: +1, the m terms; Q5_0: -16, the offset).
+ZMM_INLINE float quad_total(__m512 acc, __m256 macc, float mins) {
+  const __m256 odd = _mm256_permutevar8x32_ps(macc, _mm256_setr_epi32(1, 3, 5, 7, 1, 3, 5, 7));
+  return _mm512_reduce_add_ps(acc) + mins * hsum_ps128(_mm256_castps256_ps128(odd));
+}
+
+// ---- Q4_1: 20-byte blocks (d, m, 16 bytes of nibbles); a quad is 80 bytes ------------------
+
+/// Loads the quad at b (groups past `groups` read as zeros) and adds it in.
+ZMM_INLINE void q4_1_quad(const uint8_t *b, int groups, const int16_t *qv, const float *qs, __m512 *acc, __m256 *macc) {
+  // Dwords: block k is dwords 5k (d, m) and 5k+1..5k+4 (qs); the quad's dwords 0-15 and 16-19.
+  const __mmask16 lo_mask = groups >= 4 ? 0xFFFF : (__mmask16)((1u << (5 * groups)) - 1);
+  const __mmask16 hi_mask = groups >= 4 ? 0x000F : 0;
+  const __m512i lo = _mm512_maskz_loadu_epi32(lo_mask, b), hi = _mm512_maskz_loadu_epi32(hi_mask, b + 64);
+  const __m512i qidx = _mm512_setr_epi32(1, 2, 3, 4, 6, 7, 8, 9, 11, 12, 13, 14, 16, 17, 18, 19);
+  __m512i v[4];
+  quad_nibbles(_mm512_permutex2var_epi32(lo, qidx, hi), v);
+  const __m512i s = quad_dot(v[0], v[1], v[2], v[3], qv);
+  // (d, m) of each block: halves [d0 m0 d1 m1 d2 m2 d3 m3].
+  const __m512i dm = _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 5, 10, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), lo);
+  quad_scale(_mm512_castsi512_si128(dm), qs, s, acc, macc);
+}
+
+ZMM_INLINE float q4_1_one(int n, const void *vx, const int16_t *qv, const float *qs) {
+  const uint8_t *x = vx;
+  const int ng = n / HK_QK, full = ng / 4;
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  __m256 macc = _mm256_setzero_ps();
+  int q = 0;
+  for (; q + 2 <= full; q += 2) {
+    PREFETCH(x + 80 * q);
+    PREFETCH(x + 80 * q + 64);
+    PREFETCH(x + 80 * q + 128);
+    q4_1_quad(x + 80 * q, 4, qv + 128 * q, qs + 8 * q, &acc0, &macc);
+    q4_1_quad(x + 80 * (q + 1), 4, qv + 128 * (q + 1), qs + 8 * (q + 1), &acc1, &macc);
+  }
+  if (q < full) { q4_1_quad(x + 80 * q, 4, qv + 128 * q, qs + 8 * q, &acc0, &macc); q++; }
+  if (4 * q < ng) q4_1_quad(x + 80 * q, ng - 4 * q, qv + 128 * q, qs + 8 * q, &acc1, &macc);
+  return quad_total(_mm512_add_ps(acc0, acc1), macc, 1.0f);
+}
+
+// ---- Q5_0: 22-byte blocks (d, 32 fifth bits, 16 bytes of nibbles); a quad is 88 bytes -------
+
+// Q5_0 needs two more extensions (Ice Lake and later have both): AVX512-VBMI for `vpermt2b`,
+// which gathers bytes from any offset (the blocks are 22 bytes; the word permute costs three
+// times as much here), and AVX512-BITALG for `vpshufbitqmb`, which turns 64 chosen bits into a
+// mask in one instruction.
+#define VBMI_TARGET ZMM_TARGET ",avx512vbmi,avx512bitalg"
+#define VBMI __attribute__((target(VBMI_TARGET)))
+#define VBMI_INLINE static inline __attribute__((always_inline, target(VBMI_TARGET)))
+
+// vpermt2b indices into the quad's bytes (0-63 from the first load, 64-87 from the second); block
+// k starts at byte 22k: d, then qh (4 bytes), then qs (16 bytes).
+#define B16(k) 22 * k + 6, 22 * k + 7, 22 * k + 8, 22 * k + 9, 22 * k + 10, 22 * k + 11, 22 * k + 12, 22 * k + 13, \
+               22 * k + 14, 22 * k + 15, 22 * k + 16, 22 * k + 17, 22 * k + 18, 22 * k + 19, 22 * k + 20, 22 * k + 21
+static const uint8_t q5_0_nibbles[64] = {B16(0), B16(1), B16(2), B16(3)};
+#undef B16
+/// Qword m holds qh of block m % 4 (its high four bytes repeat it; only bits 0-31 are read).
+#define QH(k) 22 * k + 2, 22 * k + 3, 22 * k + 4, 22 * k + 5, 22 * k + 2, 22 * k + 3, 22 * k + 4, 22 * k + 5
+static const uint8_t q5_0_qh[64] = {QH(0), QH(1), QH(2), QH(3), QH(0), QH(1), QH(2), QH(3)};
+#undef QH
+/// Halves [d0 d0 d1 d1 d2 d2 d3 d3].
+static const uint8_t q5_0_d[64] = {0, 1, 0, 1, 22, 23, 22, 23, 44, 45, 44, 45, 66, 67, 66, 67};
+/// Bit selectors for vpshufbitqmb (byte i reads qword i / 8, i.e. block (i / 8) % 4): mask bits
+/// 0-31 are the fifth bits of v[0] (word j of lane k: element 2j, bit 2j), 32-63 those of v[1]
+/// (element 16 + 2j); the odd table likewise for v[2] (2j + 1) and v[3] (17 + 2j).
+#define SEL8(o) (o), (o) + 2, (o) + 4, (o) + 6, (o) + 8, (o) + 10, (o) + 12, (o) + 14
+static const uint8_t fifth_even[64] = {SEL8(0), SEL8(0), SEL8(0), SEL8(0), SEL8(16), SEL8(16), SEL8(16), SEL8(16)};
+static const uint8_t fifth_odd[64] = {SEL8(1), SEL8(1), SEL8(1), SEL8(1), SEL8(17), SEL8(17), SEL8(17), SEL8(17)};
+#undef SEL8
+
+VBMI_INLINE void q5_0_quad(const uint8_t *b, int groups, const int16_t *qv, const float *qs, __m512 *acc, __m256 *macc) {
+  const int bytes = 22 * (groups >= 4 ? 4 : groups);
+  const __mmask64 lo_mask = bytes >= 64 ? ~0ull : (1ull << bytes) - 1;
+  const __mmask64 hi_mask = bytes > 64 ? (1ull << (bytes - 64)) - 1 : 0;
+  const __m512i lo = _mm512_maskz_loadu_epi8(lo_mask, b), hi = _mm512_maskz_loadu_epi8(hi_mask, b + 64);
+  __m512i v[4];
+  quad_nibbles(_mm512_permutex2var_epi8(lo, _mm512_loadu_si512(q5_0_nibbles), hi), v);
+  // Fifth bits: each element whose bit is set gains 16 (the -16 offset is applied to the sums).
+  const __m512i qh = _mm512_permutex2var_epi8(lo, _mm512_loadu_si512(q5_0_qh), hi);
+  const __mmask64 even = _mm512_bitshuffle_epi64_mask(qh, _mm512_loadu_si512(fifth_even));
+  const __mmask64 odd = _mm512_bitshuffle_epi64_mask(qh, _mm512_loadu_si512(fifth_odd));
+  const __m512i sixteen = _mm512_set1_epi16(16);
+  v[0] = _mm512_mask_add_epi16(v[0], (__mmask32)even, v[0], sixteen);
+  v[1] = _mm512_mask_add_epi16(v[1], (__mmask32)(even >> 32), v[1], sixteen);
+  v[2] = _mm512_mask_add_epi16(v[2], (__mmask32)odd, v[2], sixteen);
+  v[3] = _mm512_mask_add_epi16(v[3], (__mmask32)(odd >> 32), v[3], sixteen);
+  const __m512i s = quad_dot(v[0], v[1], v[2], v[3], qv);
+  quad_scale(_mm512_castsi512_si128(_mm512_permutex2var_epi8(lo, _mm512_loadu_si512(q5_0_d), hi)), qs, s, acc, macc);
+}
+
+VBMI_INLINE float q5_0_one(int n, const void *vx, const int16_t *qv, const float *qs) {
+  const uint8_t *x = vx;
+  const int ng = n / HK_QK, full = ng / 4;
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  __m256 macc = _mm256_setzero_ps();
+  int q = 0;
+  for (; q + 2 <= full; q += 2) {
+    PREFETCH(x + 88 * q);
+    PREFETCH(x + 88 * q + 64);
+    PREFETCH(x + 88 * q + 128);
+    q5_0_quad(x + 88 * q, 4, qv + 128 * q, qs + 8 * q, &acc0, &macc);
+    q5_0_quad(x + 88 * (q + 1), 4, qv + 128 * (q + 1), qs + 8 * (q + 1), &acc1, &macc);
+  }
+  if (q < full) { q5_0_quad(x + 88 * q, 4, qv + 128 * q, qs + 8 * q, &acc0, &macc); q++; }
+  if (4 * q < ng) q5_0_quad(x + 88 * q, ng - 4 * q, qv + 128 * q, qs + 8 * q, &acc1, &macc);
+  return quad_total(_mm512_add_ps(acc0, acc1), macc, -16.0f);
+}
+
+// ---- entry points: the table's vec_dot and rows kernels --------------------------------------
+
+// The AVX512VNNI table's 256-bit kernels, for rows longer than QUAD_MAX_COLS.
+static hk_vec_dot_fn long_dot[HK_TYPE_COUNT];
+static hk_dot_rows_fn long_rows[HK_TYPE_COUNT];
+
+/// The vec_dot and the rows loop for one format: the rows loop rearranges up to QUAD_MAX_TOKENS
+/// activation rows, then meets each weight row with all of them while it is in L1; the vec_dot
+/// does the same for one pair, so that both give the same bits.
+#define QUAD_KERNELS(NAME, TYPE, TARGET)                                                                \
+  static TARGET void NAME(int n, float *s, const void *vx, const void *vy) {                      \
+    if (n > QUAD_MAX_COLS) { long_dot[TYPE](n, s, vx, vy); return; }                           \
+    _Alignas(64) int16_t qv[QUAD_MAX_COLS];                                                     \
+    _Alignas(64) float qs[QUAD_MAX_COLS / 16];                                                  \
+    to_quads(n, vy, qv, qs);                                                                    \
+    *s = NAME##_one(n, vx, qv, qs);                                                             \
+  }                                                                                             \
+  static TARGET void NAME##_rows(int n, const void *w, size_t w_stride, int nrows, const void *a, size_t a_stride, \
+                              int ntok, float *out, size_t out_stride) {                        \
+    if (n > QUAD_MAX_COLS) { long_rows[TYPE](n, w, w_stride, nrows, a, a_stride, ntok, out, out_stride); return; } \
+    _Alignas(64) int16_t qv[QUAD_MAX_TOKENS][QUAD_MAX_COLS];                                    \
+    _Alignas(64) float qs[QUAD_MAX_TOKENS][QUAD_MAX_COLS / 16];                                 \
+    for (int t0 = 0; t0 < ntok; t0 += QUAD_MAX_TOKENS) {                                        \
+      const int nt = ntok - t0 < QUAD_MAX_TOKENS ? ntok - t0 : QUAD_MAX_TOKENS;                 \
+      for (int t = 0; t < nt; t++) to_quads(n, (const char *)a + (size_t)(t0 + t) * a_stride, qv[t], qs[t]); \
+      for (int r = 0; r < nrows; r++) {                                                         \
+        const void *row = (const char *)w + (size_t)r * w_stride;                               \
+        for (int t = 0; t < nt; t++) out[(size_t)(t0 + t) * out_stride + r] = NAME##_one(n, row, qv[t], qs[t]); \
+      }                                                                                         \
+    }                                                                                           \
+  }
+
+QUAD_KERNELS(q4_1, HK_Q4_1, ZMM)
+QUAD_KERNELS(q5_0, HK_Q5_0, VBMI)
+
+void hk_avx512_fill_q16_dot(hk_kernels *k) {
+  static const int types[] = {HK_Q4_1, HK_Q5_0};
+  for (int i = 0; i < 2; i++) {
+    long_dot[types[i]] = k->vec_dot_q16[types[i]];
+    long_rows[types[i]] = k->dot_rows_q16[types[i]];
+  }
+  k->vec_dot_q16[HK_Q4_1] = q4_1;
+  k->dot_rows_q16[HK_Q4_1] = q4_1_rows;
+  const unsigned vbmi = HK_FEAT_AVX512VBMI | HK_FEAT_AVX512BITALG;
+  if ((hk_cpu_features() & vbmi) == vbmi) {
+    k->vec_dot_q16[HK_Q5_0] = q5_0;
+    k->dot_rows_q16[HK_Q5_0] = q5_0_rows;
+  }
+}
+#endif
