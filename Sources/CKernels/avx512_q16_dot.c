@@ -6,8 +6,11 @@
 // keep up with memory at 2 threads (Q5_0 was Qwen2.5's slowest stream per byte). Here each
 // instruction covers four groups: the four blocks of a quad are read with two loads and gathered
 // into place by one 2-source permute, and the activations are rearranged once per call into the
-// same order, so that the rows then cost no shuffles for them. C microbenchmark on a Xeon (Ice
-// Lake), one thread, rows in L2: Q4_1 11.6 -> 19.8 GB/s (docs/performance.md).
+// same order, so that the rows then cost no shuffles for them. C microbenchmarks on a Xeon (Ice
+// Lake), against this level's 256-bit kernels: one thread, rows in L2, Q4_1 (576 columns) 11.2 ->
+// 13.9-15.4 GB/s, Q5_0 (896) 9.8 -> 11.3; two threads, 100 MB of rows from memory, Q5_0 13.1 ->
+// 17.2-18.3 GB/s (docs/performance.md). The sums are the same integers as the 256-bit kernels';
+// only the float order of adding the groups differs.
 //
 // Quad layout of an activation row (to_quads): the Q16 group g is four 128-bit parts [elements
 // 0,2,..,14 | 16,18,..,30 | 1,3,..,15 | 17,19,..,31]; a quad is four zmm A0..A3 where lane k of
