@@ -82,6 +82,27 @@ ZMM_INLINE float quad_total(__m512 acc, __m256 macc, float mins) {
   return _mm512_reduce_add_ps(acc) + mins * hsum_ps128(_mm256_castps256_ps128(odd));
 }
 
+/// NAME_one: dot(weight row, activation row in quad layout) from NAME_quad, whose quads are BYTES
+/// long: whole quads two at a time (two accumulators), then a short last one.
+#define QUAD_ONE(NAME, INLINE, BYTES, MINS)                                                     \
+  INLINE float NAME##_one(int n, const void *vx, const int16_t *qv, const float *qs) {         \
+    const uint8_t *x = vx;                                                                      \
+    const int ng = n / HK_QK, full = ng / 4;                                                    \
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();                              \
+    __m256 macc = _mm256_setzero_ps();                                                          \
+    int q = 0;                                                                                  \
+    for (; q + 2 <= full; q += 2) {                                                             \
+      PREFETCH(x + BYTES * q);                                                                  \
+      PREFETCH(x + BYTES * q + 64);                                                             \
+      PREFETCH(x + BYTES * q + 128);                                                            \
+      NAME##_quad(x + BYTES * q, 4, qv + 128 * q, qs + 8 * q, &acc0, &macc);                    \
+      NAME##_quad(x + BYTES * (q + 1), 4, qv + 128 * (q + 1), qs + 8 * (q + 1), &acc1, &macc);  \
+    }                                                                                           \
+    if (q < full) { NAME##_quad(x + BYTES * q, 4, qv + 128 * q, qs + 8 * q, &acc0, &macc); q++; } \
+    if (4 * q < ng) NAME##_quad(x + BYTES * q, ng - 4 * q, qv + 128 * q, qs + 8 * q, &acc1, &macc); \
+    return quad_total(_mm512_add_ps(acc0, acc1), macc, MINS);                                  \
+  }
+
 // ---- Q4_1: 20-byte blocks (d, m, 16 bytes of nibbles); a quad is 80 bytes ------------------
 
 /// Loads the quad at b (groups past `groups` read as zeros) and adds it in.
@@ -99,23 +120,7 @@ ZMM_INLINE void q4_1_quad(const uint8_t *b, int groups, const int16_t *qv, const
   quad_scale(_mm512_castsi512_si128(dm), qs, s, acc, macc);
 }
 
-ZMM_INLINE float q4_1_one(int n, const void *vx, const int16_t *qv, const float *qs) {
-  const uint8_t *x = vx;
-  const int ng = n / HK_QK, full = ng / 4;
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-  __m256 macc = _mm256_setzero_ps();
-  int q = 0;
-  for (; q + 2 <= full; q += 2) {
-    PREFETCH(x + 80 * q);
-    PREFETCH(x + 80 * q + 64);
-    PREFETCH(x + 80 * q + 128);
-    q4_1_quad(x + 80 * q, 4, qv + 128 * q, qs + 8 * q, &acc0, &macc);
-    q4_1_quad(x + 80 * (q + 1), 4, qv + 128 * (q + 1), qs + 8 * (q + 1), &acc1, &macc);
-  }
-  if (q < full) { q4_1_quad(x + 80 * q, 4, qv + 128 * q, qs + 8 * q, &acc0, &macc); q++; }
-  if (4 * q < ng) q4_1_quad(x + 80 * q, ng - 4 * q, qv + 128 * q, qs + 8 * q, &acc1, &macc);
-  return quad_total(_mm512_add_ps(acc0, acc1), macc, 1.0f);
-}
+QUAD_ONE(q4_1, ZMM_INLINE, 80, 1.0f)
 
 // ---- Q5_0: 22-byte blocks (d, 32 fifth bits, 16 bytes of nibbles); a quad is 88 bytes -------
 
@@ -167,23 +172,7 @@ VBMI_INLINE void q5_0_quad(const uint8_t *b, int groups, const int16_t *qv, cons
   quad_scale(_mm512_castsi512_si128(_mm512_permutex2var_epi8(lo, _mm512_loadu_si512(q5_0_d), hi)), qs, s, acc, macc);
 }
 
-VBMI_INLINE float q5_0_one(int n, const void *vx, const int16_t *qv, const float *qs) {
-  const uint8_t *x = vx;
-  const int ng = n / HK_QK, full = ng / 4;
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-  __m256 macc = _mm256_setzero_ps();
-  int q = 0;
-  for (; q + 2 <= full; q += 2) {
-    PREFETCH(x + 88 * q);
-    PREFETCH(x + 88 * q + 64);
-    PREFETCH(x + 88 * q + 128);
-    q5_0_quad(x + 88 * q, 4, qv + 128 * q, qs + 8 * q, &acc0, &macc);
-    q5_0_quad(x + 88 * (q + 1), 4, qv + 128 * (q + 1), qs + 8 * (q + 1), &acc1, &macc);
-  }
-  if (q < full) { q5_0_quad(x + 88 * q, 4, qv + 128 * q, qs + 8 * q, &acc0, &macc); q++; }
-  if (4 * q < ng) q5_0_quad(x + 88 * q, ng - 4 * q, qv + 128 * q, qs + 8 * q, &acc1, &macc);
-  return quad_total(_mm512_add_ps(acc0, acc1), macc, -16.0f);
-}
+QUAD_ONE(q5_0, VBMI_INLINE, 88, -16.0f)
 
 // ---- entry points: the table's vec_dot and rows kernels --------------------------------------
 
