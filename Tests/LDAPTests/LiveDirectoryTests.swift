@@ -230,7 +230,10 @@ struct LiveDirectoryTests {
         try await LDAPAuthenticator(config: config).authenticate(username: "alice", password: password("alice"))
       }
       guard case .unreachable = error else { Issue.record("\(String(describing: error))"); continue }
-      #expect(elapsed(since: start) < 20)  // generous: the suites share two cores; the limit is 1 s
+      // The bound the hostile-server tests use: far above the 1 s limit, because the suites share
+      // two cores and a clean CI run measured 21.5 s here (20 was the bound then), and far below
+      // what no timeout would take (the blackhole drops SYNs: 127 s of retries on Linux).
+      #expect(elapsed(since: start) < HostileServerTests.noHang)
     }
     withExtendedLifetime(hole) {}
   }
