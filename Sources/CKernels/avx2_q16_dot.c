@@ -45,10 +45,6 @@ static AVX2 void quantize_q16(const float *x, void *vy, int n) {
   static AVX2 void NAME(int n, float *s, const void *vx, const void *vy) { *s = NAME##_one(n, vx, vy); } \
   __attribute__((unused)) static AVX2 void NAME##_rows(int n, const void *w, size_t w_stride, int nrows, const void *a, \
                                                        size_t a_stride, int ntok, float *out, size_t out_stride) { \
-    if (ntok == 1) {                                                                            \
-      for (int r = 0; r < nrows; r++) out[r] = NAME##_one(n, (const char *)w + (size_t)r * w_stride, a); \
-      return;                                                                                   \
-    }                                                                                           \
     for (int r = 0; r < nrows; r++)                                                             \
       for (int t = 0; t < ntok; t++)                                                            \
         out[(size_t)t * out_stride + r] = NAME##_one(n, (const char *)w + (size_t)r * w_stride, (const char *)a + (size_t)t * a_stride); \
