@@ -162,6 +162,45 @@ import Testing
     }
   }
 
+  /// Decode cuts a group's concatenated rows into runs of about equal bytes, which may span
+  /// outputs: every row of every output is written once and equals the one-thread result, for
+  /// any thread count.
+  @Test func decodeRunsCoverEveryRowOnce() {
+    var rng = Rng(7)
+    let mats = [Matrix(.q4_1, rows: 37, cols: 256, rng: &rng), Matrix(.q6_K, rows: 9, cols: 256, rng: &rng),
+                Matrix(.q8_0, rows: 130, cols: 256, rng: &rng)]
+    let x = rng.normals(256 * 2)
+    func run(threads: Int, tokens: Int) -> [[Float]] {
+      let ws = KernelWorkspace(maxTokens: 2, maxCols: 256, threads: ThreadPool(threads: threads))
+      var y0 = [Float](repeating: .nan, count: mats[0].rows * tokens), y1 = [Float](repeating: .nan, count: mats[1].rows * tokens)
+      var y2 = [Float](repeating: .nan, count: mats[2].rows * tokens)
+      mats[0].with { w0 in
+        mats[1].with { w1 in
+          mats[2].with { w2 in
+            y0.withUnsafeMutableBufferPointer { p0 in
+              y1.withUnsafeMutableBufferPointer { p1 in
+                y2.withUnsafeMutableBufferPointer { p2 in
+                  x.withUnsafeBufferPointer { xp in
+                    Linear.matmul(.init(w0, y: p0.baseAddress!), .init(w1, y: p1.baseAddress!), .init(w2, y: p2.baseAddress!),
+                                  x: xp.baseAddress!, xStride: 256, tokens: tokens, mode: .fast, workspace: ws)
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+      return [y0, y1, y2]
+    }
+    for tokens in [1, 2] {
+      let one = run(threads: 1, tokens: tokens)
+      #expect(one.allSatisfy { $0.allSatisfy { !$0.isNaN } }, "one thread left rows unwritten")
+      for threads in [2, 3, 5] {
+        #expect(run(threads: threads, tokens: tokens) == one, "threads=\(threads) tokens=\(tokens)")
+      }
+    }
+  }
+
   /// On real tensors: Q16 stays within ~1e-4 of exact, 8-bit activations within ~1-2 %.
   @Test(arguments: [KernelMode.fast, .fastInt8])
   func fastIsCloseToExactOnRealModels(_ mode: KernelMode) {
