@@ -21,13 +21,16 @@ public struct BenchmarkResult: Sendable, Codable {
   public var tgTPSRuns: [Double]
   public var loadSeconds: Double
   public var rssBytes: Int
+  /// The model file's size, and how much of it is mapped by 2 MB pages (nil where unknown).
+  public var fileBytes: Int
+  public var hugePageBytes: Int?
   public var kernels: String
   public var kvCache: String
 
   enum CodingKeys: String, CodingKey {
     case model, threads, pp, tg, depth, sequences, kernels, kvCache = "kv_cache"
     case ppTPS = "pp_tps", tgTPS = "tg_tps", ppTPSRuns = "pp_tps_runs", tgTPSRuns = "tg_tps_runs"
-    case loadSeconds = "load_s", rssBytes = "rss_bytes"
+    case loadSeconds = "load_s", rssBytes = "rss_bytes", fileBytes = "file_bytes", hugePageBytes = "huge_page_bytes"
   }
 }
 
@@ -134,8 +137,8 @@ public enum Benchmark {
     return BenchmarkResult(
       model: URL(fileURLWithPath: path).lastPathComponent, threads: threads, pp: pp, tg: tg, depth: depth, sequences: sequences,
       ppTPS: median(ppRuns), tgTPS: median(tgRuns), ppTPSRuns: ppRuns, tgTPSRuns: tgRuns,
-      loadSeconds: load, rssBytes: peakRSS(), kernels: state.workspace.level.description,
-      kvCache: cache.precision.rawValue)
+      loadSeconds: load, rssBytes: peakRSS(), fileBytes: model.file.fileSize, hugePageBytes: model.file.hugePageBytes,
+      kernels: state.workspace.level.description, kvCache: cache.precision.rawValue)
   }
 
   public static func median(_ xs: [Double]) -> Double {

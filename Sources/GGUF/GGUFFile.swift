@@ -234,6 +234,13 @@ public final class GGUFFile: @unchecked Sendable {
   /// The whole mapped file.
   public var bytes: UnsafeRawBufferPointer { storage.buffer }
 
+  /// How many of the file's bytes are mapped by 2 MB pages (FileMapping); nil for a file not
+  /// mapped, or where the system does not say.
+  public var hugePageBytes: Int? {
+    guard storage.mapped, let base = storage.buffer.baseAddress else { return nil }
+    return FileMapping.hugeBytes(mappingAt: base)
+  }
+
   /// `general.architecture`, e.g. `llama`.
   public var architecture: String? { metadata["general.architecture"]?.string }
 
@@ -267,7 +274,7 @@ public final class GGUFFile: @unchecked Sendable {
 /// `ModelBytes` it keeps alive.
 final class Storage: @unchecked Sendable {
   let buffer: UnsafeRawBufferPointer
-  private let mapped: Bool
+  let mapped: Bool
   private let owner: ModelBytes?
 
   init(mapping path: String) throws(GGUFError) {
@@ -279,7 +286,7 @@ final class Storage: @unchecked Sendable {
     guard (st.st_mode & S_IFMT) == S_IFREG else { throw .notAFile(path: path) }
     let size = Int(st.st_size)
     guard size >= 24 else { throw .tooSmall(size: size) }
-    guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+    guard let p = FileMapping.map(fd: fd, size: size) else {
       throw .cannotOpen(path: path, reason: "mmap: " + String(cString: strerror(errno)))
     }
     buffer = UnsafeRawBufferPointer(start: p, count: size)

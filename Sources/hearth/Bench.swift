@@ -48,7 +48,8 @@ struct Bench: ParsableCommand {
     }
     print("model: \(r.model)   threads: \(r.threads)   kernels: \(r.kernels) (\(CPUFeatures.current))"
       + "   kv cache: \(r.kvCache)" + (depth > 0 ? "   depth: \(depth)" : "") + (sequences > 1 ? "   sequences: \(sequences)" : ""))
-    print(String(format: "load: %.3f s   peak RSS: %@", r.loadSeconds, formatBytes(r.rssBytes)))
+    print(String(format: "load: %.3f s   peak RSS: %@", r.loadSeconds, formatBytes(r.rssBytes))
+      + (r.hugePageBytes.map { "   in 2 MB pages: \(formatBytes($0)) of \(formatBytes(r.fileBytes))" } ?? ""))
     // llama-bench's label for a test at depth: "tg128 @ d4096".
     let depthLabel = (depth > 0 ? " @ d\(depth)" : "") as NSString
     if pp > 0 {
