@@ -25,6 +25,10 @@ public enum Linear {
   /// machine slows. In-process A/B, alternating tokens (SmolLM2, 2 threads, Xeon): 2 per thread
   /// ran 3 % faster than 4 and 8 % faster than 8; Qwen2.5 was the same from 1 to 8.
   static let decodeTasksPerThread = 2
+  /// The longest decode run: a big matrix (an output projection of 30-170 MB) in runs of 8 MB,
+  /// so that a thread the machine slows leaves the other at most one run's wait (Gemma 3 +1 %
+  /// over four runs of 42 MB; 2 MB runs cost SmolLM2 3 %).
+  static let decodeRunBytes = 8 << 20
 
   /// One product of a group that shares its input: y[t*yStride + r] = dot(w row r, x row t).
   public struct Output: @unchecked Sendable {
@@ -206,8 +210,9 @@ public enum Linear {
 
   /// Decode (a few tokens): every weight byte is read once, so the cost is the stream. The
   /// group's rows, concatenated, are cut into a few contiguous runs of about equal bytes
-  /// (`decodeTasksPerThread` per thread), so that each thread streams long runs instead of
-  /// restarting a stream for every small matrix (SmolLM2's are 0.1-0.7 MB).
+  /// (`decodeTasksPerThread` per thread, more for groups past `decodeRunBytes`), so that each
+  /// thread streams long runs instead of restarting a stream for every small chunk (SmolLM2's
+  /// matrices are 0.1-0.7 MB).
   private static func decode(
     _ g: Group, floats: (Bool, Bool, Bool), x: UnsafePointer<Float>, xStride: Int, a: UnsafeRawPointer, aStride: Int,
     tokens: Int, _ ws: KernelWorkspace
@@ -219,7 +224,8 @@ public enum Linear {
     let size = (unitBytes(0), unitBytes(1), unitBytes(2)), count = (units(0), units(1), units(2))
     let first = (0, count.0 * size.0, count.0 * size.0 + count.1 * size.1)
     let total = first.2 + count.2 * size.2
-    let tasks = pool.threads == 1 ? 1 : max(1, min(count.0 + count.1 + count.2, pool.threads * decodeTasksPerThread))
+    let runs = max(pool.threads * decodeTasksPerThread, (total + decodeRunBytes - 1) / decodeRunBytes)
+    let tasks = pool.threads == 1 ? 1 : max(1, min(count.0 + count.1 + count.2, runs))
     pool.run(tasks: tasks) { task, _ in
       let lo = total * task / tasks, hi = total * (task + 1) / tasks
       for i in 0..<g.count {
