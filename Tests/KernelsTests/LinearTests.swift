@@ -112,6 +112,31 @@ import Testing
     }
   }
 
+  /// One grouped matmul of the first `count` of three matrices over x; the outputs, NaN where
+  /// nothing was written.
+  static func grouped(_ mats: [Matrix], count: Int, x: [Float], tokens: Int, mode: KernelMode, ws: KernelWorkspace) -> [[Float]] {
+    let cols = mats[0].cols
+    var y0 = [Float](repeating: .nan, count: mats[0].rows * tokens), y1 = [Float](repeating: .nan, count: mats[1].rows * tokens)
+    var y2 = [Float](repeating: .nan, count: mats[2].rows * tokens)
+    mats[0].with { w0 in
+      mats[1].with { w1 in
+        mats[2].with { w2 in
+          y0.withUnsafeMutableBufferPointer { p0 in
+            y1.withUnsafeMutableBufferPointer { p1 in
+              y2.withUnsafeMutableBufferPointer { p2 in
+                x.withUnsafeBufferPointer { xp in
+                  Linear.matmul(.init(w0, y: p0.baseAddress!), .init(w1, y: p1.baseAddress!), count == 3 ? .init(w2, y: p2.baseAddress!) : nil,
+                                x: xp.baseAddress!, xStride: cols, tokens: tokens, mode: mode, workspace: ws)
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    return [y0, y1, y2]
+  }
+
   /// Two or three matrices of mixed types over one input (Q/K/V, gate/up) give what separate
   /// calls give, in every mode, for decode and gemm token counts.
   @Test(arguments: KernelMode.allCases)
@@ -135,27 +160,7 @@ import Testing
         return y
       }
       for count in [2, 3] {
-        var y0 = [Float](repeating: .nan, count: mats[0].rows * tokens)
-        var y1 = [Float](repeating: .nan, count: mats[1].rows * tokens)
-        var y2 = [Float](repeating: .nan, count: mats[2].rows * tokens)
-        mats[0].with { w0 in
-          mats[1].with { w1 in
-            mats[2].with { w2 in
-              y0.withUnsafeMutableBufferPointer { p0 in
-                y1.withUnsafeMutableBufferPointer { p1 in
-                  y2.withUnsafeMutableBufferPointer { p2 in
-                    x.withUnsafeBufferPointer { xp in
-                      Linear.matmul(.init(w0, y: p0.baseAddress!), .init(w1, y: p1.baseAddress!),
-                                    count == 3 ? .init(w2, y: p2.baseAddress!) : nil,
-                                    x: xp.baseAddress!, xStride: 512, tokens: tokens, mode: mode, workspace: ws)
-                    }
-                  }
-                }
-              }
-            }
-          }
-        }
-        let ys = [y0, y1, y2]
+        let ys = Self.grouped(mats, count: count, x: x, tokens: tokens, mode: mode, ws: ws)
         for i in 0..<count { #expect(ys[i] == separate[i], "\(mode) tokens=\(tokens) outputs=\(count) matrix \(i)") }
         if count == 2 { let untouched = ys[2].allSatisfy { $0.isNaN }; #expect(untouched, "the third output was written") }
       }
@@ -172,25 +177,7 @@ import Testing
     let x = rng.normals(256 * 2)
     func run(threads: Int, tokens: Int) -> [[Float]] {
       let ws = KernelWorkspace(maxTokens: 2, maxCols: 256, threads: ThreadPool(threads: threads))
-      var y0 = [Float](repeating: .nan, count: mats[0].rows * tokens), y1 = [Float](repeating: .nan, count: mats[1].rows * tokens)
-      var y2 = [Float](repeating: .nan, count: mats[2].rows * tokens)
-      mats[0].with { w0 in
-        mats[1].with { w1 in
-          mats[2].with { w2 in
-            y0.withUnsafeMutableBufferPointer { p0 in
-              y1.withUnsafeMutableBufferPointer { p1 in
-                y2.withUnsafeMutableBufferPointer { p2 in
-                  x.withUnsafeBufferPointer { xp in
-                    Linear.matmul(.init(w0, y: p0.baseAddress!), .init(w1, y: p1.baseAddress!), .init(w2, y: p2.baseAddress!),
-                                  x: xp.baseAddress!, xStride: 256, tokens: tokens, mode: .fast, workspace: ws)
-                  }
-                }
-              }
-            }
-          }
-        }
-      }
-      return [y0, y1, y2]
+      return Self.grouped(mats, count: 3, x: x, tokens: tokens, mode: .fast, ws: ws)
     }
     for tokens in [1, 2] {
       let one = run(threads: 1, tokens: tokens)
