@@ -49,96 +49,17 @@ public enum Benchmark {
     path: String, threads: Int, pp: Int, tg: Int, depth: Int = 0, sequences: Int = 1, reps: Int, mode: KernelMode = .fast,
     kv: KVPrecision? = nil
   ) throws -> BenchmarkResult {
-    precondition(sequences >= 1, "Benchmark.run: sequences must be at least 1")
-    let start = Date()
-    let model = try Architectures.load(path: path)
-    let context = model.config.contextLength
-    guard depth + max(pp, tg) <= context else {
-      throw BenchmarkError.beyondContext(tokens: depth + max(pp, tg), context: context)
-    }
-    let pool = ThreadPool(threads: threads)
-    let maxBatch = max(pp, min(depth, 512), sequences)
-    let state = model.makeState(maxBatch: maxBatch, maxOutputs: sequences, mode: mode, pool: pool)
-    // The other sequences share the depth's whole blocks: each needs room for its own partial
-    // block and its tg tokens only.
-    let blockTokens = 32
-    let cache = model.makeCache(
-      maxTokens: depth + max(pp, tg) + 1 + (sequences - 1) * (tg + 2 * blockTokens), blockTokens: blockTokens, mode: mode,
-      precision: kv)
-    let load = Date().timeIntervalSince(start)
-
-    var rng = SeededGenerator(seed: 42)
-    let vocab = model.config.vocabSize
-    let promptTokens = (0..<pp).map { _ in Int(rng.next() % UInt64(vocab)) }
-    var batch = Batch(capacity: maxBatch)
-
-    // The depth is filled once (untimed); each run then cuts the sequence back to it.
-    let seq = cache.createSequence()
-    defer { cache.removeSequence(seq) }
-    var filled = 0
-    while filled < depth {
-      let n = min(maxBatch, depth - filled)
-      batch.clear()
-      for p in filled..<(filled + n) {
-        batch.add(token: Int(rng.next() % UInt64(vocab)), position: p, sequence: seq, logits: p == depth - 1)
-      }
-      _ = try model.forward(batch, cache: cache, state: state)
-      filled += n
-    }
-
-    // The other sequences: the depth's whole blocks shared, its last partial block's tokens their own.
-    let shared = depth / blockTokens
-    var others: [Int] = []
-    defer { for s in others { cache.removeSequence(s) } }
-    for _ in 1..<sequences {
-      let s = cache.createSequence()
-      others.append(s)
-      cache.adopt(s, blocks: Array(cache.blocks(of: seq).prefix(shared)), length: shared * blockTokens)
-      if depth > shared * blockTokens {
-        batch.clear()
-        for p in (shared * blockTokens)..<depth {
-          batch.add(token: Int(rng.next() % UInt64(vocab)), position: p, sequence: s, logits: false)
-        }
-        _ = try model.forward(batch, cache: cache, state: state)
-      }
-    }
-    let all = [seq] + others
-
-    func prompt() throws -> Double {
-      cache.truncate(seq, to: depth)
-      batch.clear()
-      for (p, t) in promptTokens.enumerated() { batch.add(token: t, position: depth + p, sequence: seq, logits: p == pp - 1) }
-      let t0 = DispatchTime.now().uptimeNanoseconds
-      _ = try model.forward(batch, cache: cache, state: state)
-      return Double(pp) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-    }
-
-    func generate() throws -> Double {
-      for s in all { cache.truncate(s, to: depth) }
-      var tokens = all.map { _ in Int(rng.next() % UInt64(vocab)) }
-      let t0 = DispatchTime.now().uptimeNanoseconds
-      for p in 0..<tg {
-        batch.clear()
-        for (s, t) in zip(all, tokens) { batch.add(token: t, position: depth + p, sequence: s, logits: true) }
-        _ = try model.forward(batch, cache: cache, state: state)
-        for i in tokens.indices { tokens[i] = Sampler.argmax(state.logitsRow(i)) }
-      }
-      return Double(tg * sequences) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-    }
-
+    let runner = try BenchmarkRunner(
+      path: path, pool: ThreadPool(threads: threads), pp: pp, tg: tg, depth: depth, sequences: sequences, mode: mode, kv: kv)
     // One untimed warm-up of each, as llama-bench does.
-    if pp > 0 { _ = try prompt() }
-    if tg > 0 { _ = try generate() }
+    if pp > 0 { _ = try runner.prompt() }
+    if tg > 0 { _ = try runner.generate() }
     var ppRuns: [Double] = [], tgRuns: [Double] = []
     for _ in 0..<reps {
-      if pp > 0 { ppRuns.append(try prompt()) }
-      if tg > 0 { tgRuns.append(try generate()) }
+      if pp > 0 { ppRuns.append(try runner.prompt()) }
+      if tg > 0 { tgRuns.append(try runner.generate()) }
     }
-    return BenchmarkResult(
-      model: URL(fileURLWithPath: path).lastPathComponent, threads: threads, pp: pp, tg: tg, depth: depth, sequences: sequences,
-      ppTPS: median(ppRuns), tgTPS: median(tgRuns), ppTPSRuns: ppRuns, tgTPSRuns: tgRuns,
-      loadSeconds: load, rssBytes: peakRSS(), fileBytes: model.file.fileSize, hugePageBytes: model.file.hugePageBytes,
-      kernels: state.workspace.level.description, kvCache: cache.precision.rawValue)
+    return runner.result(ppRuns: ppRuns, tgRuns: tgRuns)
   }
 
   public static func median(_ xs: [Double]) -> Double {

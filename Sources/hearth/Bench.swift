@@ -20,6 +20,10 @@ struct Bench: ParsableCommand {
   @Flag(help: "Exact mode (reference kernels).") var exact = false
   @Option(name: .customLong("kv-cache-type"), help: "Keys and values in the KV cache: f16 or f32 (default: f16; f32 with --exact).")
   var kvCacheType: KVPrecision?
+  @Option(help: ArgumentHelp(
+    "A second .gguf model to measure against the first in this process, alternating (tg token by token), with the ratio second / first per repetition.",
+    valueName: "model"))
+  var compare: String?
   @Flag(help: "Print one JSON object.") var json = false
 
   func validate() throws {
@@ -35,6 +39,16 @@ struct Bench: ParsableCommand {
   func run() throws {
     guard FileManager.default.fileExists(atPath: model) else { fail("no such file: \(model)") }
     let n = threads ?? ProcessInfo.processInfo.activeProcessorCount
+    if let other = compare {
+      guard FileManager.default.fileExists(atPath: other) else { fail("no such file: \(other)") }
+      let c: BenchmarkComparison
+      do {
+        c = try Benchmark.compare(pathA: model, pathB: other, threads: n, pp: pp, tg: tg, depth: depth, sequences: sequences,
+                                  reps: reps, mode: exact ? .exact : .fast, kv: kvCacheType)
+      } catch { fail("\(model) against \(other): \(error)") }
+      try printComparison(c)
+      return
+    }
     let r: BenchmarkResult
     do {
       r = try Benchmark.run(path: model, threads: n, pp: pp, tg: tg, depth: depth, sequences: sequences, reps: reps,
@@ -62,5 +76,27 @@ struct Bench: ParsableCommand {
       print(String(format: "tg%-5d%@ %9.2f ± %.2f t/s   runs: %@", tg, tgLabel, r.tgTPS, Benchmark.stddev(r.tgTPSRuns),
                    r.tgTPSRuns.map { String(format: "%.1f", $0) }.joined(separator: " ")))
     }
+  }
+
+  private func printComparison(_ c: BenchmarkComparison) throws {
+    if json {
+      let enc = JSONEncoder()
+      enc.outputFormatting = [.sortedKeys]
+      print(String(decoding: try enc.encode(c), as: UTF8.self))
+      return
+    }
+    print("A: \(c.a.model)   B: \(c.b.model)   threads: \(c.a.threads)   kernels: \(c.a.kernels)   kv cache: \(c.a.kvCache)"
+      + (depth > 0 ? "   depth: \(depth)" : "") + (sequences > 1 ? "   sequences: \(sequences)" : ""))
+    print(String(format: "load: A %.3f s, B %.3f s   peak RSS (both models): %@", c.a.loadSeconds, c.b.loadSeconds,
+                 formatBytes(c.b.rssBytes)))
+    print("alternating in one process: pp runs A B, B A, ...; tg token by token")
+    let depthLabel = depth > 0 ? " @ d\(depth)" : ""
+    func line(_ label: String, _ a: Double, _ b: Double, _ ratio: Double, _ runs: [Double]) {
+      print(label.padding(toLength: max(14, label.count), withPad: " ", startingAt: 0)
+        + String(format: " A %9.2f t/s   B %9.2f t/s   B/A %.3f   runs: %@", a, b, ratio,
+                   runs.map { String(format: "%.3f", $0) }.joined(separator: " ")))
+    }
+    if pp > 0 { line("pp\(pp)\(depthLabel)", c.a.ppTPS, c.b.ppTPS, c.ppRatio, c.ppRatioRuns) }
+    if tg > 0 { line("tg\(tg)\(depthLabel)" + (sequences > 1 ? " x\(sequences)" : ""), c.a.tgTPS, c.b.tgTPS, c.tgRatio, c.tgRatioRuns) }
   }
 }

@@ -516,6 +516,31 @@ def test_bench_sequences_decode_together():
     assert bad.code != 0 and "--sequences must be between 1 and 256" in bad.err, bad.err
 
 
+@pytest.mark.skipif(not (os.path.exists(SMOL) and os.path.exists(QWEN)), reason="needs SmolLM2 and Qwen2.5 (HEARTH_MODELS)")
+def test_bench_compare_alternates_two_models_in_one_process():
+    # Qwen2.5 reads 392 MB of weights per token and SmolLM2 97 MB, and its prompt work is about
+    # four times SmolLM2's: B / A lands far below 1 for both tests, whatever the machine's minute.
+    r = ok("bench", "--model", SMOL, "--compare", QWEN, "--threads", "2", "--pp", "32", "--tg", "8", "--reps", "3", "--json")
+    c = json.loads(r.out.strip().splitlines()[-1])
+    assert c["a"]["model"] == os.path.basename(SMOL) and c["b"]["model"] == os.path.basename(QWEN), c
+    for test in ("pp", "tg"):
+        runs = c[f"{test}_ratio_runs"]
+        assert len(runs) == 3 and len(c["a"][f"{test}_tps_runs"]) == 3 and len(c["b"][f"{test}_tps_runs"]) == 3, c
+        for ratio, a, b in zip(runs, c["a"][f"{test}_tps_runs"], c["b"][f"{test}_tps_runs"]):
+            assert ratio == pytest.approx(b / a), c
+        assert sorted(runs)[1] == pytest.approx(c[f"{test}_ratio"]), c
+        assert 0.05 < c[f"{test}_ratio"] < 0.7, (test, c)
+    # The same file against itself: the alternation treats both alike.
+    same = json.loads(ok("bench", "--model", SMOL, "--compare", SMOL, "--threads", "1", "--pp", "0", "--tg", "16",
+                         "--reps", "3", "--json").out.strip().splitlines()[-1])
+    assert 0.7 < same["tg_ratio"] < 1.4 and "pp_ratio_runs" in same and same["pp_ratio_runs"] == [], same
+    text = ok("bench", "--model", SMOL, "--compare", SMOL, "--threads", "1", "--pp", "4", "--tg", "2", "--reps", "1").out
+    assert re.search(r"^tg2 +A +[0-9.]+ t/s +B +[0-9.]+ t/s +B/A [0-9.]+ +runs: [0-9.]+$", text, re.MULTILINE), text
+    assert "peak RSS (both models)" in text, text
+    missing = hearth("bench", "--model", SMOL, "--compare", "/nonexistent/b.gguf")
+    assert missing.code != 0 and missing.err.strip() == "hearth: error: no such file: /nonexistent/b.gguf", missing.err
+
+
 @pytest.mark.skipif(not os.path.exists(SMOL), reason="needs the SmolLM2 model (HEARTH_MODELS)")
 @pytest.mark.parametrize("args,message", [
     (["bench", "--depth", "9000", "--pp", "0", "--tg", "8"], r"--depth plus the longer of --pp and --tg is 9008 tokens, beyond the model's context of 8192"),
