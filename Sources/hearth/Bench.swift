@@ -54,12 +54,7 @@ struct Bench: ParsableCommand {
       r = try Benchmark.run(path: model, threads: n, pp: pp, tg: tg, depth: depth, sequences: sequences, reps: reps,
                             mode: exact ? .exact : .fast, kv: kvCacheType)
     } catch { fail("\(model): \(error)") }
-    if json {
-      let enc = JSONEncoder()
-      enc.outputFormatting = [.sortedKeys]
-      print(String(decoding: try enc.encode(r), as: UTF8.self))
-      return
-    }
+    if json { return try printOneLineJSON(r) }
     print("model: \(r.model)   threads: \(r.threads)   kernels: \(r.kernels) (\(CPUFeatures.current))"
       + "   kv cache: \(r.kvCache)" + (depth > 0 ? "   depth: \(depth)" : "") + (sequences > 1 ? "   sequences: \(sequences)" : ""))
     print(String(format: "load: %.3f s   peak RSS: %@", r.loadSeconds, formatBytes(r.rssBytes))
@@ -79,12 +74,7 @@ struct Bench: ParsableCommand {
   }
 
   private func printComparison(_ c: BenchmarkComparison) throws {
-    if json {
-      let enc = JSONEncoder()
-      enc.outputFormatting = [.sortedKeys]
-      print(String(decoding: try enc.encode(c), as: UTF8.self))
-      return
-    }
+    if json { return try printOneLineJSON(c) }
     print("A: \(c.a.model)   B: \(c.b.model)   threads: \(c.a.threads)   kernels: \(c.a.kernels)   kv cache: \(c.a.kvCache)"
       + (depth > 0 ? "   depth: \(depth)" : "") + (sequences > 1 ? "   sequences: \(sequences)" : ""))
     print(String(format: "load: A %.3f s, B %.3f s   peak RSS (both models): %@", c.a.loadSeconds, c.b.loadSeconds,
@@ -98,5 +88,12 @@ struct Bench: ParsableCommand {
     }
     if pp > 0 { line("pp\(pp)\(depthLabel)", c.a.ppTPS, c.b.ppTPS, c.ppRatio, c.ppRatioRuns) }
     if tg > 0 { line("tg\(tg)\(depthLabel)" + (sequences > 1 ? " x\(sequences)" : ""), c.a.tgTPS, c.b.tgTPS, c.tgRatio, c.tgRatioRuns) }
+  }
+
+  /// One JSON object on one line (scripts read the last line), keys sorted.
+  private func printOneLineJSON<T: Encodable>(_ value: T) throws {
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.sortedKeys]
+    print(String(decoding: try enc.encode(value), as: UTF8.self))
   }
 }
