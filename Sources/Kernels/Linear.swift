@@ -24,6 +24,7 @@ public enum Linear {
   /// Decode tasks per thread. Fewer, longer runs stream better; more even out a thread the
   /// machine slows. In-process A/B, alternating tokens (SmolLM2, 2 threads, Xeon): 2 per thread
   /// ran 3 % faster than 4 and 8 % faster than 8; Qwen2.5 was the same from 1 to 8.
+  /// Groups that small are then cut into 3 falling runs per thread instead (`decode`).
   static let decodeTasksPerThread = 2
   /// The longest decode run: a big matrix (an output projection of 30-170 MB) in runs of 8 MB,
   /// so that a thread the machine slows leaves the other at most one run's wait (Gemma 3 +1 %
@@ -209,8 +210,8 @@ public enum Linear {
   }
 
   /// Decode (a few tokens): every weight byte is read once, so the cost is the stream. The
-  /// group's rows, concatenated, are cut into a few contiguous runs of about equal bytes
-  /// (`decodeTasksPerThread` per thread, more for groups past `decodeRunBytes`), so that each
+  /// group's rows, concatenated, are cut into a few contiguous runs (3 of falling size per thread,
+  /// or equal runs for groups past `decodeRunBytes`), so that each
   /// thread streams long runs instead of restarting a stream for every small chunk (SmolLM2's
   /// matrices are 0.1-0.7 MB).
   private static func decode(
@@ -225,9 +226,19 @@ public enum Linear {
     let first = (0, count.0 * size.0, count.0 * size.0 + count.1 * size.1)
     let total = first.2 + count.2 * size.2
     let runs = max(pool.threads * decodeTasksPerThread, (total + decodeRunBytes - 1) / decodeRunBytes)
-    let tasks = pool.threads == 1 ? 1 : max(1, min(count.0 + count.1 + count.2, runs))
+    let threads = pool.threads, units = count.0 + count.1 + count.2
+    // Small groups: 3 runs per thread of falling size (4:2:1 parts of 7), taken in order, so that
+    // the thread that finishes its big run first takes more of the small ones and the two end
+    // nearly together at the barrier (SmolLM2 tg128 +2 % against equal runs, the others level).
+    let guided = threads > 1 && runs == threads * decodeTasksPerThread && units >= 3 * threads
+    let tasks = guided ? 3 * threads : (threads == 1 ? 1 : max(1, min(units, runs)))
+    func boundary(_ task: Int) -> Int {
+      guard guided else { return total * task / tasks }
+      let parts = task <= threads ? 4 * task : (task <= 2 * threads ? 2 * task + 2 * threads : task + 4 * threads)
+      return total * parts / (7 * threads)
+    }
     pool.run(tasks: tasks) { task, _ in
-      let lo = total * task / tasks, hi = total * (task + 1) / tasks
+      let lo = boundary(task), hi = boundary(task + 1)
       for i in 0..<g.count {
         let start = i == 0 ? first.0 : (i == 1 ? first.1 : first.2)
         let bytes = i == 0 ? size.0 : (i == 1 ? size.1 : size.2), n = i == 0 ? count.0 : (i == 1 ? count.1 : count.2)
