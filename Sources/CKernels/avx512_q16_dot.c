@@ -10,7 +10,7 @@
 // Lake), against this level's 256-bit kernels: one thread, rows in L2, Q4_1 (576 columns) 11.2 ->
 // 13.9-15.4 GB/s, Q5_0 (896) 9.8 -> 11.3; two threads, 100 MB of rows from memory, Q5_0 13.1 ->
 // 17.2-18.3 GB/s (docs/performance.md). The sums are the same integers as the 256-bit kernels';
-// only the float order of adding the groups differs.
+// only the float order of adding the groups differs. Q5_0 has since moved to byte planes (below).
 //
 // Quad layout of an activation row (to_quads): the Q16 group g is four 128-bit parts [elements
 // 0,2,..,14 | 16,18,..,30 | 1,3,..,15 | 17,19,..,31]; a quad is four zmm A0..A3 where lane k of
@@ -138,41 +138,115 @@ QUAD_ONE(q4_1, ZMM_INLINE, 80, 1.0f)
                22 * k + 14, 22 * k + 15, 22 * k + 16, 22 * k + 17, 22 * k + 18, 22 * k + 19, 22 * k + 20, 22 * k + 21
 static const uint8_t q5_0_nibbles[64] = {B16(0), B16(1), B16(2), B16(3)};
 #undef B16
-/// Qword m holds qh of block m % 4 (its high four bytes repeat it; only bits 0-31 are read).
-#define QH(k) 22 * k + 2, 22 * k + 3, 22 * k + 4, 22 * k + 5, 22 * k + 2, 22 * k + 3, 22 * k + 4, 22 * k + 5
-static const uint8_t q5_0_qh[64] = {QH(0), QH(1), QH(2), QH(3), QH(0), QH(1), QH(2), QH(3)};
-#undef QH
-/// Halves [d0 d0 d1 d1 d2 d2 d3 d3].
-static const uint8_t q5_0_d[64] = {0, 1, 0, 1, 22, 23, 22, 23, 44, 45, 44, 45, 66, 67, 66, 67};
-/// Bit selectors for vpshufbitqmb (byte i reads qword i / 8, i.e. block (i / 8) % 4): mask bits
-/// 0-31 are the fifth bits of v[0] (word j of lane k: element 2j, bit 2j), 32-63 those of v[1]
-/// (element 16 + 2j); the odd table likewise for v[2] (2j + 1) and v[3] (17 + 2j).
-#define SEL8(o) (o), (o) + 2, (o) + 4, (o) + 6, (o) + 8, (o) + 10, (o) + 12, (o) + 14
-static const uint8_t fifth_even[64] = {SEL8(0), SEL8(0), SEL8(0), SEL8(0), SEL8(16), SEL8(16), SEL8(16), SEL8(16)};
-static const uint8_t fifth_odd[64] = {SEL8(1), SEL8(1), SEL8(1), SEL8(1), SEL8(17), SEL8(17), SEL8(17), SEL8(17)};
-#undef SEL8
 
-VBMI_INLINE void q5_0_quad(const uint8_t *b, int groups, const int16_t *qv, const float *qs, __m512 *acc, __m256 *macc) {
+// Q5_0 meets its activations as bytes, not int16: each Q16 value q is split into a signed high
+// byte and an unsigned low byte (q = 256 hi + lo), and `vpdpbusd` takes the weights (0..31, the
+// fifth bit set by a byte mask) once as the unsigned side against hi and once as the signed side
+// against lo. The weights then stay bytes, 64 to a register: half the nibble shifts, masks and
+// fifth-bit adds of the int16 layout for the same four products per pair, and the -16 offset
+// and the activation scales are laid out per lane beforehand, so the float step is one multiply
+// and one FMA. Each lane's sum (a quarter of a group, offset included) is an exact integer below
+// 2^24, so its conversion is exact too; against the int16 kernels only the order of the float
+// adds differs. In decode, alternating tokens in one process against the int16 quad kernel
+// (2 threads, 5 x tg128): Qwen2.5 1.045-1.052x, Gemma 3 1.019-1.030x; 1 thread 1.05x / 1.03x.
+//
+// Byte-plane layout of a quad (to_planes), 384 bytes: four zmm of activation bytes, hi of
+// elements 0-15 of groups 4q..4q+3 (byte 16k + i: element i of group 4q+k), hi of elements
+// 16-31 (byte 16k + i: element 16+i), then lo likewise; 16 floats d_a (lane 4k+j: group 4q+k's
+// scale); 16 int32 offsets (lane 4k+j: -16 Σ q over the eight elements that lane sums, i.e.
+// 4j..4j+3 and 16+4j..19+4j).
+typedef struct { _Alignas(64) int8_t b[4][64]; float d[16]; int32_t off[16]; } plane_quad;
+
+/// One Q16 row of n values into byte-plane quads ((ng + 3) / 4 of them).
+ZMM static void to_planes(int n, const void *vy, plane_quad *pq) {
+  Q16_ROW(vy, n);
+  (void)as;
+  const int ng = n / HK_QK, nq = (ng + 3) / 4;
+  // Q16 keeps a group's even elements in words 0-15 and its odd ones in 16-31; this puts
+  // elements 0-15 in words 0-15 and 16-31 in 16-31.
+  static const int16_t words[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
+                                    8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+  const __m512i order = _mm512_loadu_si512(words);
+  for (int q = 0; q < nq; q++) {
+    plane_quad *p = pq + q;
+    for (int k = 0; k < 4; k++) {
+      const int g = 4 * q + k;
+      const __m512i x = g < ng ? _mm512_permutexvar_epi16(order, _mm512_loadu_si512(aq + (size_t)HK_QK * g)) : _mm512_setzero_si512();
+      const __m256i hi = _mm512_cvtepi16_epi8(_mm512_srai_epi16(x, 8)), lo = _mm512_cvtepi16_epi8(x);
+      _mm_store_si128((__m128i *)&p->b[0][16 * k], _mm256_castsi256_si128(hi));
+      _mm_store_si128((__m128i *)&p->b[1][16 * k], _mm256_extracti128_si256(hi, 1));
+      _mm_store_si128((__m128i *)&p->b[2][16 * k], _mm256_castsi256_si128(lo));
+      _mm_store_si128((__m128i *)&p->b[3][16 * k], _mm256_extracti128_si256(lo, 1));
+      // Lane j sums elements 4j..4j+3 (words 4j..) and 16+4j..19+4j (words 16+4j..).
+      const __m512i pairs = _mm512_madd_epi16(x, _mm512_set1_epi16(1));
+      const __m256i both = _mm256_add_epi32(_mm512_castsi512_si256(pairs), _mm512_extracti64x4_epi64(pairs, 1));
+      _Alignas(32) int32_t t[8];
+      _mm256_store_si256((__m256i *)t, both);
+      const float d = g < ng ? ad[g] : 0;
+      for (int j = 0; j < 4; j++) {
+        p->d[4 * k + j] = d;
+        p->off[4 * k + j] = -16 * (t[2 * j] + t[2 * j + 1]);
+      }
+    }
+  }
+}
+
+/// Qword m holds qh of block m / 2 (twice; bits 0-31 are read).
+#define QH(k) 22 * k + 2, 22 * k + 3, 22 * k + 4, 22 * k + 5, 22 * k + 2, 22 * k + 3, 22 * k + 4, 22 * k + 5
+static const uint8_t q5_0_qh[64] = {QH(0), QH(0), QH(1), QH(1), QH(2), QH(2), QH(3), QH(3)};
+#undef QH
+/// Halves [d0 x4, d1 x4, d2 x4, d3 x4] (one per int32 lane).
+#define D4(k) 22 * k, 22 * k + 1, 22 * k, 22 * k + 1, 22 * k, 22 * k + 1, 22 * k, 22 * k + 1
+static const uint8_t q5_0_d[64] = {D4(0), D4(1), D4(2), D4(3)};
+#undef D4
+/// Bit selectors for vpshufbitqmb: mask bit 16k + i (byte i of block k's nibbles) reads qword
+/// 2k + i / 8, which holds block k's qh, at bit i (low nibbles, elements 0-15) or 16 + i (high).
+#define SEL16(o) (o), (o) + 1, (o) + 2, (o) + 3, (o) + 4, (o) + 5, (o) + 6, (o) + 7, \
+                 (o) + 8, (o) + 9, (o) + 10, (o) + 11, (o) + 12, (o) + 13, (o) + 14, (o) + 15
+static const uint8_t fifth_low[64] = {SEL16(0), SEL16(0), SEL16(0), SEL16(0)};
+static const uint8_t fifth_high[64] = {SEL16(16), SEL16(16), SEL16(16), SEL16(16)};
+#undef SEL16
+
+VBMI_INLINE void q5_0_quad(const uint8_t *b, int groups, const plane_quad *p, __m512 *acc) {
   const int bytes = 22 * (groups >= 4 ? 4 : groups);
   const __mmask64 lo_mask = bytes >= 64 ? ~0ull : (1ull << bytes) - 1;
   const __mmask64 hi_mask = bytes > 64 ? (1ull << (bytes - 64)) - 1 : 0;
   const __m512i lo = _mm512_maskz_loadu_epi8(lo_mask, b), hi = _mm512_maskz_loadu_epi8(hi_mask, b + 64);
-  __m512i v[4];
-  quad_nibbles(_mm512_permutex2var_epi8(lo, _mm512_loadu_si512(q5_0_nibbles), hi), v);
-  // Fifth bits: each element whose bit is set gains 16 (the -16 offset is applied to the sums).
+  const __m512i w = _mm512_permutex2var_epi8(lo, _mm512_loadu_si512(q5_0_nibbles), hi);
+  const __m512i m4 = _mm512_set1_epi8(0xF), sixteen = _mm512_set1_epi8(16);
+  __m512i v0 = _mm512_and_si512(w, m4), v1 = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
   const __m512i qh = _mm512_permutex2var_epi8(lo, _mm512_loadu_si512(q5_0_qh), hi);
-  const __mmask64 even = _mm512_bitshuffle_epi64_mask(qh, _mm512_loadu_si512(fifth_even));
-  const __mmask64 odd = _mm512_bitshuffle_epi64_mask(qh, _mm512_loadu_si512(fifth_odd));
-  const __m512i sixteen = _mm512_set1_epi16(16);
-  v[0] = _mm512_mask_add_epi16(v[0], (__mmask32)even, v[0], sixteen);
-  v[1] = _mm512_mask_add_epi16(v[1], (__mmask32)(even >> 32), v[1], sixteen);
-  v[2] = _mm512_mask_add_epi16(v[2], (__mmask32)odd, v[2], sixteen);
-  v[3] = _mm512_mask_add_epi16(v[3], (__mmask32)(odd >> 32), v[3], sixteen);
-  const __m512i s = quad_dot(v[0], v[1], v[2], v[3], qv);
-  quad_scale(_mm512_castsi512_si128(_mm512_permutex2var_epi8(lo, _mm512_loadu_si512(q5_0_d), hi)), qs, s, acc, macc);
+  v0 = _mm512_mask_add_epi8(v0, _mm512_bitshuffle_epi64_mask(qh, _mm512_loadu_si512(fifth_low)), v0, sixteen);
+  v1 = _mm512_mask_add_epi8(v1, _mm512_bitshuffle_epi64_mask(qh, _mm512_loadu_si512(fifth_high)), v1, sixteen);
+  const __m512i *A = (const __m512i *)p->b;
+  __m512i sh = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v0, _mm512_load_si512(A));
+  sh = _mm512_dpbusd_epi32(sh, v1, _mm512_load_si512(A + 1));
+  __m512i sl = _mm512_dpbusd_epi32(_mm512_load_si512(p->off), _mm512_load_si512(A + 2), v0);
+  sl = _mm512_dpbusd_epi32(sl, _mm512_load_si512(A + 3), v1);
+  const __m512i s = _mm512_add_epi32(_mm512_slli_epi32(sh, 8), sl);
+  const __m256i dw = _mm512_castsi512_si256(_mm512_permutex2var_epi8(lo, _mm512_loadu_si512(q5_0_d), hi));
+  const __m512 f = _mm512_mul_ps(_mm512_cvtph_ps(dw), _mm512_load_ps(p->d));
+  *acc = _mm512_fmadd_ps(f, _mm512_cvtepi32_ps(s), *acc);
 }
 
-QUAD_ONE(q5_0, VBMI_INLINE, 88, -16.0f)
+/// dot(Q5_0 weight row, activation row in byte planes): whole quads two at a time (two
+/// accumulators), then a short last one.
+VBMI_INLINE float q5_0_one(int n, const void *vx, const plane_quad *p) {
+  const uint8_t *x = vx;
+  const int ng = n / HK_QK, full = ng / 4;
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  int q = 0;
+  for (; q + 2 <= full; q += 2) {
+    PREFETCH(x + 88 * q);
+    PREFETCH(x + 88 * q + 64);
+    PREFETCH(x + 88 * q + 128);
+    q5_0_quad(x + 88 * q, 4, p + q, &acc0);
+    q5_0_quad(x + 88 * (q + 1), 4, p + q + 1, &acc1);
+  }
+  if (q < full) { q5_0_quad(x + 88 * q, 4, p + q, &acc0); q++; }
+  if (4 * q < ng) q5_0_quad(x + 88 * q, ng - 4 * q, p + q, &acc1);
+  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
 
 // ---- entry points: the table's vec_dot and rows kernels --------------------------------------
 
@@ -207,7 +281,26 @@ static hk_dot_rows_fn long_rows[HK_TYPE_COUNT];
   }
 
 QUAD_KERNELS(q4_1, HK_Q4_1, ZMM)
-QUAD_KERNELS(q5_0, HK_Q5_0, VBMI)
+
+static VBMI void q5_0(int n, float *s, const void *vx, const void *vy) {
+  if (n > QUAD_MAX_COLS) { long_dot[HK_Q5_0](n, s, vx, vy); return; }
+  plane_quad p[QUAD_MAX_COLS / 128];
+  to_planes(n, vy, p);
+  *s = q5_0_one(n, vx, p);
+}
+static VBMI void q5_0_rows(int n, const void *w, size_t w_stride, int nrows, const void *a, size_t a_stride, int ntok,
+                           float *out, size_t out_stride) {
+  if (n > QUAD_MAX_COLS) { long_rows[HK_Q5_0](n, w, w_stride, nrows, a, a_stride, ntok, out, out_stride); return; }
+  plane_quad p[QUAD_MAX_TOKENS][QUAD_MAX_COLS / 128];
+  for (int t0 = 0; t0 < ntok; t0 += QUAD_MAX_TOKENS) {
+    const int nt = ntok - t0 < QUAD_MAX_TOKENS ? ntok - t0 : QUAD_MAX_TOKENS;
+    for (int t = 0; t < nt; t++) to_planes(n, (const char *)a + (size_t)(t0 + t) * a_stride, p[t]);
+    for (int r = 0; r < nrows; r++) {
+      const void *row = (const char *)w + (size_t)r * w_stride;
+      for (int t = 0; t < nt; t++) out[(size_t)(t0 + t) * out_stride + r] = q5_0_one(n, row, p[t]);
+    }
+  }
+}
 
 void hk_avx512_fill_q16_dot(hk_kernels *k) {
   static const int types[] = {HK_Q4_1, HK_Q5_0};
