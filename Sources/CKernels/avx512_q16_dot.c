@@ -31,9 +31,13 @@ enum { QUAD_MAX_COLS = 4096, QUAD_MAX_TOKENS = 4 };
 
 #define PREFETCH(P) _mm_prefetch((const char *)(P) + 4096, _MM_HINT_T0)  // as avx2_q16_dot.c
 
-/// One Q16 row of n values into quad layout: (ng + 3) / 4 quads of 128 int16 in qv, 8 floats
-/// each in qs.
-ZMM static void to_quads(int n, const void *vy, int16_t *qv, float *qs) {
+/// One activation row in quad layout: (ng + 3) / 4 quads of 128 int16 in qv, 8 floats each in qs.
+typedef struct { _Alignas(64) int16_t qv[QUAD_MAX_COLS]; float qs[QUAD_MAX_COLS / 16]; } quad_row;
+
+/// One Q16 row of n values into quad layout.
+ZMM static void to_quads(int n, const void *vy, quad_row *r) {
+  int16_t *qv = r->qv;
+  float *qs = r->qs;
   Q16_ROW(vy, n);
   const int ng = n / HK_QK, nq = (ng + 3) / 4;
   const __m128i *src = (const __m128i *)aq;
@@ -85,8 +89,10 @@ ZMM_INLINE float quad_total(__m512 acc, __m256 macc, float mins) {
 /// NAME_one: dot(weight row, activation row in quad layout) from NAME_quad, whose quads are BYTES
 /// long: whole quads two at a time (two accumulators), then a short last one.
 #define QUAD_ONE(NAME, INLINE, BYTES, MINS)                                                     \
-  INLINE float NAME##_one(int n, const void *vx, const int16_t *qv, const float *qs) {         \
+  INLINE float NAME##_one(int n, const void *vx, const quad_row *r) {                         \
     const uint8_t *x = vx;                                                                      \
+    const int16_t *qv = r->qv;                                                                  \
+    const float *qs = r->qs;                                                                    \
     const int ng = n / HK_QK, full = ng / 4;                                                    \
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();                              \
     __m256 macc = _mm256_setzero_ps();                                                          \
@@ -156,9 +162,11 @@ static const uint8_t q5_0_nibbles[64] = {B16(0), B16(1), B16(2), B16(3)};
 // scale); 16 int32 offsets (lane 4k+j: -16 Σ q over the eight elements that lane sums, i.e.
 // 4j..4j+3 and 16+4j..19+4j).
 typedef struct { _Alignas(64) int8_t b[4][64]; float d[16]; int32_t off[16]; } plane_quad;
+typedef struct { plane_quad q[QUAD_MAX_COLS / 128]; } plane_row;
 
 /// One Q16 row of n values into byte-plane quads ((ng + 3) / 4 of them).
-ZMM static void to_planes(int n, const void *vy, plane_quad *pq) {
+ZMM static void to_planes(int n, const void *vy, plane_row *r) {
+  plane_quad *pq = r->q;
   Q16_ROW(vy, n);
   (void)as;
   const int ng = n / HK_QK, nq = (ng + 3) / 4;
@@ -231,8 +239,9 @@ VBMI_INLINE void q5_0_quad(const uint8_t *b, int groups, const plane_quad *p, __
 
 /// dot(Q5_0 weight row, activation row in byte planes): whole quads two at a time (two
 /// accumulators), then a short last one.
-VBMI_INLINE float q5_0_one(int n, const void *vx, const plane_quad *p) {
+VBMI_INLINE float q5_0_one(int n, const void *vx, const plane_row *r) {
   const uint8_t *x = vx;
+  const plane_quad *p = r->q;
   const int ng = n / HK_QK, full = ng / 4;
   __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
   int q = 0;
@@ -255,52 +264,31 @@ static hk_vec_dot_fn long_dot[HK_TYPE_COUNT];
 static hk_dot_rows_fn long_rows[HK_TYPE_COUNT];
 
 /// The vec_dot and the rows loop for one format: the rows loop rearranges up to QUAD_MAX_TOKENS
-/// activation rows, then meets each weight row with all of them while it is in L1; the vec_dot
-/// does the same for one pair, so that both give the same bits.
-#define QUAD_KERNELS(NAME, TYPE, TARGET)                                                                \
-  static TARGET void NAME(int n, float *s, const void *vx, const void *vy) {                      \
+/// activation rows (PREP, into a ROW each), then meets each weight row with all of them while it
+/// is in L1; the vec_dot does the same for one pair, so that both give the same bits.
+#define QUAD_KERNELS(NAME, TYPE, TARGET, ROW, PREP)                                             \
+  static TARGET void NAME(int n, float *s, const void *vx, const void *vy) {                   \
     if (n > QUAD_MAX_COLS) { long_dot[TYPE](n, s, vx, vy); return; }                           \
-    _Alignas(64) int16_t qv[QUAD_MAX_COLS];                                                     \
-    _Alignas(64) float qs[QUAD_MAX_COLS / 16];                                                  \
-    to_quads(n, vy, qv, qs);                                                                    \
-    *s = NAME##_one(n, vx, qv, qs);                                                             \
+    ROW r;                                                                                      \
+    PREP(n, vy, &r);                                                                            \
+    *s = NAME##_one(n, vx, &r);                                                                 \
   }                                                                                             \
   static TARGET void NAME##_rows(int n, const void *w, size_t w_stride, int nrows, const void *a, size_t a_stride, \
-                              int ntok, float *out, size_t out_stride) {                        \
+                                 int ntok, float *out, size_t out_stride) {                     \
     if (n > QUAD_MAX_COLS) { long_rows[TYPE](n, w, w_stride, nrows, a, a_stride, ntok, out, out_stride); return; } \
-    _Alignas(64) int16_t qv[QUAD_MAX_TOKENS][QUAD_MAX_COLS];                                    \
-    _Alignas(64) float qs[QUAD_MAX_TOKENS][QUAD_MAX_COLS / 16];                                 \
+    ROW r[QUAD_MAX_TOKENS];                                                                     \
     for (int t0 = 0; t0 < ntok; t0 += QUAD_MAX_TOKENS) {                                        \
       const int nt = ntok - t0 < QUAD_MAX_TOKENS ? ntok - t0 : QUAD_MAX_TOKENS;                 \
-      for (int t = 0; t < nt; t++) to_quads(n, (const char *)a + (size_t)(t0 + t) * a_stride, qv[t], qs[t]); \
-      for (int r = 0; r < nrows; r++) {                                                         \
-        const void *row = (const char *)w + (size_t)r * w_stride;                               \
-        for (int t = 0; t < nt; t++) out[(size_t)(t0 + t) * out_stride + r] = NAME##_one(n, row, qv[t], qs[t]); \
+      for (int t = 0; t < nt; t++) PREP(n, (const char *)a + (size_t)(t0 + t) * a_stride, &r[t]); \
+      for (int i = 0; i < nrows; i++) {                                                         \
+        const void *row = (const char *)w + (size_t)i * w_stride;                               \
+        for (int t = 0; t < nt; t++) out[(size_t)(t0 + t) * out_stride + i] = NAME##_one(n, row, &r[t]); \
       }                                                                                         \
     }                                                                                           \
   }
 
-QUAD_KERNELS(q4_1, HK_Q4_1, ZMM)
-
-static VBMI void q5_0(int n, float *s, const void *vx, const void *vy) {
-  if (n > QUAD_MAX_COLS) { long_dot[HK_Q5_0](n, s, vx, vy); return; }
-  plane_quad p[QUAD_MAX_COLS / 128];
-  to_planes(n, vy, p);
-  *s = q5_0_one(n, vx, p);
-}
-static VBMI void q5_0_rows(int n, const void *w, size_t w_stride, int nrows, const void *a, size_t a_stride, int ntok,
-                           float *out, size_t out_stride) {
-  if (n > QUAD_MAX_COLS) { long_rows[HK_Q5_0](n, w, w_stride, nrows, a, a_stride, ntok, out, out_stride); return; }
-  plane_quad p[QUAD_MAX_TOKENS][QUAD_MAX_COLS / 128];
-  for (int t0 = 0; t0 < ntok; t0 += QUAD_MAX_TOKENS) {
-    const int nt = ntok - t0 < QUAD_MAX_TOKENS ? ntok - t0 : QUAD_MAX_TOKENS;
-    for (int t = 0; t < nt; t++) to_planes(n, (const char *)a + (size_t)(t0 + t) * a_stride, p[t]);
-    for (int r = 0; r < nrows; r++) {
-      const void *row = (const char *)w + (size_t)r * w_stride;
-      for (int t = 0; t < nt; t++) out[(size_t)(t0 + t) * out_stride + r] = q5_0_one(n, row, p[t]);
-    }
-  }
-}
+QUAD_KERNELS(q4_1, HK_Q4_1, ZMM, quad_row, to_quads)
+QUAD_KERNELS(q5_0, HK_Q5_0, VBMI, plane_row, to_planes)
 
 void hk_avx512_fill_q16_dot(hk_kernels *k) {
   static const int types[] = {HK_Q4_1, HK_Q5_0};
