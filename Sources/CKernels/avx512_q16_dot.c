@@ -80,34 +80,11 @@ ZMM_INLINE void quad_nibbles(__m512i w, __m512i v[4]) {
   v[3] = _mm512_srli_epi16(w, 12);
 }
 
-/// Σ acc + Σ of macc's odd lanes times `mins` (Q4_1: +1, the m terms; Q5_0: -16, the offset).
-ZMM_INLINE float quad_total(__m512 acc, __m256 macc, float mins) {
+/// Σ acc + Σ of macc's odd lanes (Q4_1's m terms).
+ZMM_INLINE float quad_total(__m512 acc, __m256 macc) {
   const __m256 odd = _mm256_permutevar8x32_ps(macc, _mm256_setr_epi32(1, 3, 5, 7, 1, 3, 5, 7));
-  return _mm512_reduce_add_ps(acc) + mins * hsum_ps128(_mm256_castps256_ps128(odd));
+  return _mm512_reduce_add_ps(acc) + hsum_ps128(_mm256_castps256_ps128(odd));
 }
-
-/// NAME_one: dot(weight row, activation row in quad layout) from NAME_quad, whose quads are BYTES
-/// long: whole quads two at a time (two accumulators), then a short last one.
-#define QUAD_ONE(NAME, INLINE, BYTES, MINS)                                                     \
-  INLINE float NAME##_one(int n, const void *vx, const quad_row *r) {                         \
-    const uint8_t *x = vx;                                                                      \
-    const int16_t *qv = r->qv;                                                                  \
-    const float *qs = r->qs;                                                                    \
-    const int ng = n / HK_QK, full = ng / 4;                                                    \
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();                              \
-    __m256 macc = _mm256_setzero_ps();                                                          \
-    int q = 0;                                                                                  \
-    for (; q + 2 <= full; q += 2) {                                                             \
-      PREFETCH(x + BYTES * q);                                                                  \
-      PREFETCH(x + BYTES * q + 64);                                                             \
-      PREFETCH(x + BYTES * q + 128);                                                            \
-      NAME##_quad(x + BYTES * q, 4, qv + 128 * q, qs + 8 * q, &acc0, &macc);                    \
-      NAME##_quad(x + BYTES * (q + 1), 4, qv + 128 * (q + 1), qs + 8 * (q + 1), &acc1, &macc);  \
-    }                                                                                           \
-    if (q < full) { NAME##_quad(x + BYTES * q, 4, qv + 128 * q, qs + 8 * q, &acc0, &macc); q++; } \
-    if (4 * q < ng) NAME##_quad(x + BYTES * q, ng - 4 * q, qv + 128 * q, qs + 8 * q, &acc1, &macc); \
-    return quad_total(_mm512_add_ps(acc0, acc1), macc, MINS);                                  \
-  }
 
 // ---- Q4_1: 20-byte blocks (d, m, 16 bytes of nibbles); a quad is 80 bytes ------------------
 
@@ -126,7 +103,27 @@ ZMM_INLINE void q4_1_quad(const uint8_t *b, int groups, const int16_t *qv, const
   quad_scale(_mm512_castsi512_si128(dm), qs, s, acc, macc);
 }
 
-QUAD_ONE(q4_1, ZMM_INLINE, 80, 1.0f)
+/// dot(Q4_1 weight row, activation row in quad layout): whole quads of 80 bytes two at a time
+/// (two accumulators), then a short last one.
+ZMM_INLINE float q4_1_one(int n, const void *vx, const quad_row *r) {
+  const uint8_t *x = vx;
+  const int16_t *qv = r->qv;
+  const float *qs = r->qs;
+  const int ng = n / HK_QK, full = ng / 4;
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  __m256 macc = _mm256_setzero_ps();
+  int q = 0;
+  for (; q + 2 <= full; q += 2) {
+    PREFETCH(x + 80 * q);
+    PREFETCH(x + 80 * q + 64);
+    PREFETCH(x + 80 * q + 128);
+    q4_1_quad(x + 80 * q, 4, qv + 128 * q, qs + 8 * q, &acc0, &macc);
+    q4_1_quad(x + 80 * (q + 1), 4, qv + 128 * (q + 1), qs + 8 * (q + 1), &acc1, &macc);
+  }
+  if (q < full) { q4_1_quad(x + 80 * q, 4, qv + 128 * q, qs + 8 * q, &acc0, &macc); q++; }
+  if (4 * q < ng) q4_1_quad(x + 80 * q, ng - 4 * q, qv + 128 * q, qs + 8 * q, &acc1, &macc);
+  return quad_total(_mm512_add_ps(acc0, acc1), macc);
+}
 
 // ---- Q5_0: 22-byte blocks (d, 32 fifth bits, 16 bytes of nibbles); a quad is 88 bytes -------
 
