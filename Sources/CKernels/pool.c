@@ -44,6 +44,9 @@ static inline unsigned long long ticket(unsigned gen, unsigned n, unsigned idx) 
 
 struct worker_arg { struct hk_pool *pool; int index; };
 
+// Where one thread's share of the next job starts, for it to prefetch while it waits.
+struct prefetch_slot { _Atomic(const char *) ptr; _Atomic size_t bytes; };
+
 struct hk_pool {
   int threads;
   pthread_t *tids;
@@ -58,7 +61,37 @@ struct hk_pool {
   _Alignas(64) atomic_uint wake;  // bumped per job: what sleeping workers wait on
   atomic_int sleepers;
   atomic_int stop;
+  struct prefetch_slot *slots;      // one per thread
+  _Alignas(64) atomic_uint plan;    // bumped when the slots change
+  unsigned caller_plan;             // the caller's cursor into slot 0
+  const char *caller_cur, *caller_end;
 };
+
+// While a thread waits (for the next job, or for the other threads at the end of this one), it
+// prefetches its own share of the next decode matmul into L2, a few lines per check: decode is
+// bound by memory bandwidth, and a waiting thread otherwise leaves its half of it unused
+// (docs/performance.md). Prefetches never fault, so a stale slot costs only bandwidth.
+enum { PREFETCH_LINES = 4 };
+#if defined(__x86_64__) || defined(__i386__)
+#define prefetch_l2(P) _mm_prefetch((P), _MM_HINT_T1)
+#else
+#define prefetch_l2(P) __builtin_prefetch((P), 0, 2)
+#endif
+
+/// Moves the cursor (cur, end) on to a new plan when one was published; then prefetches the next
+/// few lines. Returns 0 when there is nothing (left) to prefetch.
+static int prefetch_step(struct hk_pool *p, int thread, unsigned *plan, const char **cur, const char **end) {
+  const unsigned now = atomic_load_explicit(&p->plan, memory_order_relaxed);
+  if (now != *plan) {
+    *plan = now;
+    *cur = atomic_load_explicit(&p->slots[thread].ptr, memory_order_relaxed);
+    *end = *cur ? *cur + atomic_load_explicit(&p->slots[thread].bytes, memory_order_relaxed) : *cur;
+  }
+  if (*cur >= *end) return 0;
+  for (int i = 0; i < PREFETCH_LINES; i++) prefetch_l2(*cur + 64 * i);
+  *cur += 64 * PREFETCH_LINES;
+  return 1;
+}
 
 /// Claims and runs tasks of the current job until none are left.
 static void do_tasks(struct hk_pool *p, int thread) {
@@ -79,11 +112,14 @@ static void *worker_main(void *argp) {
   struct hk_pool *p = arg->pool;
   // 0, not a fresh load: a job (or the stop) posted before this thread first runs must count.
   unsigned seen = 0;
+  unsigned plan = 0;
+  const char *cur = NULL, *end = NULL;
   for (;;) {
     unsigned w;
     unsigned spins = 0;
     unsigned long long start = 0;
     while ((w = atomic_load(&p->wake)) == seen) {
+      if (prefetch_step(p, arg->index, &plan, &cur, &end)) continue;
       cpu_relax();
       if (++spins % 64 != 0) continue;  // the clock every 64 pauses
       const unsigned long long t = now_ns();
@@ -107,10 +143,18 @@ hk_pool *hk_pool_create(int threads) {
   struct hk_pool *p = calloc(1, sizeof *p);
   if (!p) return NULL;
   p->threads = threads;
-  pthread_mutex_init(&p->mu, NULL);
-  pthread_cond_init(&p->cv, NULL);
   p->tids = calloc((size_t)threads, sizeof *p->tids);
   p->args = calloc((size_t)threads, sizeof *p->args);
+  p->slots = calloc((size_t)threads, sizeof *p->slots);
+  if (!p->tids || !p->args || !p->slots) {
+    free(p->tids);
+    free(p->args);
+    free(p->slots);
+    free(p);
+    return NULL;
+  }
+  pthread_mutex_init(&p->mu, NULL);
+  pthread_cond_init(&p->cv, NULL);
   for (int i = 1; i < threads; i++) {
     p->args[i] = (struct worker_arg){p, i};
     if (pthread_create(&p->tids[i], NULL, worker_main, &p->args[i]) != 0) {
@@ -143,9 +187,18 @@ void hk_pool_run(hk_pool *p, int ntasks, hk_task_fn fn, void *ctx) {
   do_tasks(p, 0);
   int spins = 0;
   while (atomic_load_explicit(&p->done, memory_order_acquire) < ntasks) {
+    if (prefetch_step(p, 0, &p->caller_plan, &p->caller_cur, &p->caller_end)) continue;
     // A worker holds a claimed task; if it is not running, give it our CPU.
     if (++spins < WAIT_SPINS) cpu_relax(); else sched_yield();
   }
+}
+
+void hk_pool_prefetch(hk_pool *p, const void *const *ptrs, const size_t *bytes) {
+  for (int i = 0; i < p->threads; i++) {
+    atomic_store_explicit(&p->slots[i].ptr, ptrs ? (const char *)ptrs[i] : NULL, memory_order_relaxed);
+    atomic_store_explicit(&p->slots[i].bytes, ptrs ? bytes[i] : 0, memory_order_relaxed);
+  }
+  atomic_fetch_add_explicit(&p->plan, 1, memory_order_release);
 }
 
 void hk_pool_destroy(hk_pool *p) {
@@ -160,5 +213,6 @@ void hk_pool_destroy(hk_pool *p) {
   pthread_cond_destroy(&p->cv);
   free(p->tids);
   free(p->args);
+  free(p->slots);
   free(p);
 }

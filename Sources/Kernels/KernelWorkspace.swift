@@ -18,6 +18,8 @@ public final class KernelWorkspace: @unchecked Sendable {
   /// Per-thread scratch, `scratchBytes` each, 64-byte aligned.
   let scratch: UnsafeMutableRawPointer
   let scratchBytes: Int
+  /// What the waiting threads prefetch during decode.
+  let plans: PrefetchPlans
 
   public init(maxTokens: Int, maxCols: Int, threads: ThreadPool, level: KernelLevel = .preferred) {
     precondition(maxTokens > 0 && maxCols > 0, "KernelWorkspace: sizes must be positive")
@@ -39,6 +41,7 @@ public final class KernelWorkspace: @unchecked Sendable {
     }
     scratchBytes = (need + 63) & ~63
     scratch = .allocate(byteCount: scratchBytes * threads.threads, alignment: 64)
+    plans = PrefetchPlans(threads: threads.threads)
   }
 
   deinit {

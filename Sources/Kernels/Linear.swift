@@ -237,6 +237,16 @@ public enum Linear {
       let parts = task <= threads ? 4 * task : (task <= 2 * threads ? 2 * task + 2 * threads : task + 4 * threads)
       return total * parts / (7 * threads)
     }
+    if threads > 1 {
+      // Thread t most often starts with task t (tasks are claimed in order, the caller at once).
+      ws.plans.dispatch(key: g[0].w.data, pool: pool) { t in
+        let lo = boundary(t), hi = boundary(t + 1)
+        let i = g.count > 2 && lo >= first.2 ? 2 : (g.count > 1 && lo >= first.1 ? 1 : 0)
+        let start = i == 0 ? first.0 : (i == 1 ? first.1 : first.2)
+        let end = start + (i == 0 ? count.0 * size.0 : (i == 1 ? count.1 * size.1 : count.2 * size.2))
+        return (g[i].w.data + (lo - start), min(hi, end) - lo)
+      }
+    }
     pool.run(tasks: tasks) { task, _ in
       let lo = boundary(task), hi = boundary(task + 1)
       for i in 0..<g.count {

@@ -17,6 +17,13 @@ public final class ThreadPool: @unchecked Sendable {
 
   deinit { hk_pool_destroy(pool) }
 
+  /// What each thread prefetches while it waits, from now on: thread i the `bytes[i]` bytes from
+  /// `pointers[i]` (`threads` entries each), or nothing when `pointers` is nil. The pool copies
+  /// them; call between runs, from the thread that calls `run`.
+  public func prefetch(pointers: UnsafePointer<UnsafeRawPointer?>?, bytes: UnsafePointer<Int>?) {
+    if threads > 1 { hk_pool_prefetch(pool, pointers, bytes) }
+  }
+
   /// Calls `body(task)` once for every task in 0..<tasks, spread over the threads (the caller
   /// takes part), and returns when all have returned.
   public func run(tasks: Int, _ body: (Int) -> Void) {

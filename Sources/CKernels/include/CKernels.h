@@ -213,6 +213,9 @@ int hk_pool_threads(const hk_pool *pool);
 /// the caller, workers are 1..<threads), and returns when all
 /// calls have returned. Not reentrant: one run at a time per pool.
 void hk_pool_run(hk_pool *pool, int ntasks, hk_task_fn fn, void *ctx);
+/// What each thread prefetches while it waits: thread i the `bytes[i]` bytes from `ptrs[i]`
+/// (`threads` entries each; NULL `ptrs` clears). Call from the thread that calls hk_pool_run.
+void hk_pool_prefetch(hk_pool *pool, const void *const *ptrs, const size_t *bytes);
 
 #ifdef __cplusplus
 }
