@@ -41,9 +41,10 @@ public struct ModelManifest: Codable, Sendable, Equatable {
     (a.createdAt, a.version.number ?? -1, a.version.value) < (b.createdAt, b.version.number ?? -1, b.version.value)
   }
 
-  /// Now, without the fraction of a second that ISO 8601 manifests do not keep, so a manifest
-  /// reads back equal to the one written.
-  static func now() -> Date { Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down)) }
+  /// Now, to the millisecond that manifests keep, so a manifest reads back equal to the one
+  /// written. Whole seconds are not enough: two imports in the same second must still list in
+  /// the order they were made.
+  static func now() -> Date { Date(timeIntervalSince1970: (Date().timeIntervalSince1970 * 1000).rounded(.down) / 1000) }
 }
 
 public struct QuantTypeUsage: Codable, Sendable, Equatable {
@@ -82,15 +83,30 @@ enum ManifestCoding {
     let e = JSONEncoder()
     e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     e.keyEncodingStrategy = .convertToSnakeCase
-    e.dateEncodingStrategy = .iso8601
+    e.dateEncodingStrategy = .custom { date, encoder in
+      var c = encoder.singleValueContainer()
+      try c.encode(ManifestCoding.millisecondFormatter().string(from: date))
+    }
     return e
   }
 
   static func decoder() -> JSONDecoder {
     let d = JSONDecoder()
     d.keyDecodingStrategy = .convertFromSnakeCase
-    d.dateDecodingStrategy = .iso8601
+    // Manifests written before milliseconds were kept carry whole seconds; both read.
+    d.dateDecodingStrategy = .custom { decoder in
+      let c = try decoder.singleValueContainer()
+      let text = try c.decode(String.self)
+      if let date = ManifestCoding.millisecondFormatter().date(from: text) ?? ISO8601DateFormatter().date(from: text) { return date }
+      throw DecodingError.dataCorruptedError(in: c, debugDescription: "not an ISO 8601 date: \(text)")
+    }
     return d
+  }
+
+  static func millisecondFormatter() -> ISO8601DateFormatter {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return f
   }
 
   static func encode<T: Encodable>(_ value: T) -> Data {

@@ -47,6 +47,27 @@ import Testing
     #expect(throws: RegistryError.notFound(name: "tiny", version: nil)) { try r.open(name: "tiny") }
   }
 
+  @Test func versionsImportedInTheSameSecondListInImportOrder() throws {
+    let dir = TempDir()
+    defer { dir.cleanup() }
+    try writeTinyModel(to: dir.file("tiny.gguf"))
+    let r = ModelRegistry(dataDirectory: dir.file("data"))
+    // A label that is not a number sorted before "1" when manifests kept whole seconds only.
+    for version in ["1", "v2", "a"] {
+      _ = try r.importModel(path: dir.file("tiny.gguf"), name: "tiny", version: version)
+      Thread.sleep(forTimeInterval: 0.002)
+    }
+    #expect(try r.list().map(\.reference) == ["tiny:1", "tiny:v2", "tiny:a"])
+    #expect(try r.manifest(name: "tiny").version.value == "a", "no version means the latest import")
+    // Manifests keep milliseconds and read back equal; older whole-second ones still read.
+    let text = try String(contentsOfFile: dir.file("data/registry/tiny/v2.json"), encoding: .utf8)
+    #expect(text.range(of: #""created_at" : "[0-9T:-]+\.[0-9]{3}Z""#, options: .regularExpression) != nil)
+    let old = text.replacingOccurrences(of: #"\.[0-9]{3}Z"#, with: "Z", options: .regularExpression)
+    let decoded = try ManifestCoding.decode(ModelManifest.self, Data(old.utf8), path: "old.json")
+    #expect(decoded.version.value == "v2")
+    #expect(decoded.createdAt.timeIntervalSince1970 == decoded.createdAt.timeIntervalSince1970.rounded(.down))
+  }
+
   @Test func manifestIsSnakeCaseJSONOnDisk() throws {
     let dir = TempDir()
     defer { dir.cleanup() }
